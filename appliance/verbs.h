@@ -1,0 +1,5 @@
+/* The labforge CLI's verbs. Each takes the arguments after the verb name (argv[0] is the verb)
+ * and returns the process exit status: 0 success, 1 failure while doing the work, 2 bad
+ * input or usage (with the problem reported on stderr). */
+#pragma once
+

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# labforge's entry point on a fresh Debian 12 machine: installs what is missing, then builds.
+#   ./build.sh            install dependencies (when missing) and build build/bin/*
+#   ./build.sh deps       install build and test dependencies from Debian packages
+#   ./build.sh check      deps, then `make check` (every test)
+#   ./build.sh demo       deps, build, and run the main job on examples/room-301/
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages needed to build and test (keep sorted; one per line).
+DEPS=(
+	build-essential
+	clang
+	clang-format
+	dosfstools
+	e2fsprogs
+	fdisk
+	gdisk
+	jq
+	libblkid-dev
+	libclang-rt-14-dev
+	libjson-c-dev
+	libssl-dev
+	libxml2-dev
+	libxml2-utils
+	lvm2
+	pkg-config
+	util-linux
+)
+
+sudo_cmd() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+	local missing=() p
+	for p in "${DEPS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "build.sh: all ${#DEPS[@]} dependencies are installed"
+		return
+	fi
+	echo "build.sh: installing ${missing[*]}"
+	sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+demo() {
+	local room=examples/room-301 bin=build/bin/labforge node inv
+	echo "== labforge validate $room/lab.xml"
+	"$bin" validate "$room/lab.xml"
+	for inv in "$room"/inventories/*.json; do
+		node=$(basename "$inv" .json)
+		echo
+		echo "== labforge plan --manifest $room/lab.xml --node $node --inventory $inv --format text"
+		"$bin" plan --manifest "$room/lab.xml" --node "$node" --inventory "$inv" --format text
+	done
+}
+
+case ${1:-build} in
+deps) deps ;;
+build) deps; make -j"$jobs" all ;;
+check) deps; make -j"$jobs" check ;;
+demo) deps; make -j"$jobs" all; demo ;;
+*) echo "usage: $0 [deps|build|check|demo]" >&2; exit 2 ;;
+esac
