@@ -26,6 +26,10 @@ typedef struct lf_inv_disk {
         char **signatures; /* libblkid names: "gpt", "dos", "linux_raid_member", "LVM2_member",
                               "ext4", "vfat", ...; NULL-terminated, maybe empty */
         size_t n_signatures;
+        char **labels; /* optional key "labels": GPT partition names, file system labels and md
+                          array names found on the disk (how the planner recognises a layout
+                          labforge installed: partition names "lf:<node>:<part>"); NULL-terminated */
+        size_t n_labels;
         bool boot_medium; /* optional key "boot_medium": the installer booted from it */
 } lf_inv_disk;
 

@@ -57,6 +57,7 @@ typedef struct lf_node {
         unsigned roles; /* lf_role bits; role="login+storage" combines roles */
         char mac[LF_MAC_STR_LEN + 1]; /* management (PXE) MAC, canonical */
         unsigned nodeid; /* 1-based, in manifest order: the cluster node id */
+        uint32_t address; /* optional static management address (address="..."); 0 = DHCP */
         lf_bond *bonds;
         size_t n_bonds;
         lf_sysctl *sysctls; /* node overrides */
