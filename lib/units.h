@@ -14,3 +14,12 @@ int lf_parse_days(const char *s, unsigned *ret_mask);
 
 /* Human size in binary units with one decimal ("512.0 MiB", "3.6 TiB", "0 B"). */
 void lf_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* UTC timestamps as in snapshots: "2026-11-23T10:00:00Z" (exactly this form) <-> seconds since
+ * 1970-01-01. Years 1970..9999. */
+#define LF_TIMESTAMP_LEN 20
+int lf_parse_timestamp(const char *s, int64_t *ret_seconds);
+/* Writes the timestamp into buf (at least LF_TIMESTAMP_LEN + 1 bytes). */
+void lf_format_timestamp(int64_t seconds, char *buf, size_t len);
+/* Day of the week of a timestamp, 0 = Monday .. 6 = Sunday (lf_parse_days' bit order). */
+int lf_timestamp_weekday(int64_t seconds);
