@@ -9,9 +9,14 @@
 #include "diag.h"
 #include "macro.h"
 
+struct json_object;
+
 #define LF_INVENTORY_MAX_DISKS 256
 #define LF_INVENTORY_MAX_NICS 256
 #define LF_INVENTORY_MAX_SIGNATURES 32
+#define LF_INVENTORY_MAX_LABELS 256
+/* Longest string value (names, paths, models, serials, labels) in bytes. */
+#define LF_INVENTORY_MAX_STRING 1024
 
 typedef struct lf_inv_disk {
         char *name; /* "sda", "nvme0n1" */
@@ -65,7 +70,15 @@ void lf_inventory_free(lf_inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_inventory *, lf_inventory_free);
 #define _cleanup_inventory_ _cleanup_(lf_inventory_freep)
 
+/* Free the members of one disk or NIC (not the struct itself); for half-built entries. */
+void lf_inv_disk_clear(lf_inv_disk *d);
+void lf_inv_nic_clear(lf_inv_nic *n);
+
 const lf_inv_disk *lf_inventory_find_disk(const lf_inventory *inv, const char *name);
 bool lf_inv_disk_has_signature(const lf_inv_disk *d, const char *sig);
-/* "sata", ... or NULL when s is not a known transport. */
+/* Append sig/label unless already present (order of first sight is kept). Returns 1 when added,
+ * 0 when already there, -E2BIG past LF_INVENTORY_MAX_SIGNATURES/LABELS, -ENOMEM. */
+int lf_inv_disk_add_signature(lf_inv_disk *d, const char *sig);
+int lf_inv_disk_add_label(lf_inv_disk *d, const char *label);
+/* True when s is one of sata, sas, nvme, usb, virtio, scsi, mmc, unknown. */
 bool lf_transport_valid(const char *s);

@@ -27,6 +27,10 @@ static const char *type_name(json_object *o) {
         return "something else";
 }
 
+const char *lf_json_type_name(json_object *o) {
+        return type_name(o);
+}
+
 int lf_json_parse(const lf_json_ctx *ctx, const char *buf, size_t len, json_object **ret) {
         json_tokener *tok;
         json_object *o;

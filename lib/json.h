@@ -46,6 +46,8 @@ int lf_json_get_array(const lf_json_ctx *ctx, json_object *obj, const char *path
                       const char *key, bool required, json_object **ret);
 int lf_json_get_object(const lf_json_ctx *ctx, json_object *obj, const char *path,
                        const char *key, bool required, json_object **ret);
+/* "a string", "an integer", "null", ...: how messages name the JSON type of o. */
+const char *lf_json_type_name(json_object *o);
 /* Checks that obj is an object (top level or array element) and reports it otherwise. */
 int lf_json_expect_object(const lf_json_ctx *ctx, json_object *obj, const char *path);
 
