@@ -11,6 +11,7 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *help;
 } verbs[] = {
+        {"schedule", verb_schedule, "print the VM scheduler's plan for a cluster snapshot"},
 };
 
 static void usage(FILE *f) {

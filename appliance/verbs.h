@@ -3,3 +3,4 @@
  * input or usage (with the problem reported on stderr). */
 #pragma once
 
+int verb_schedule(int argc, char **argv);

@@ -69,10 +69,10 @@ typedef struct lf_sched_policy {
         int64_t boot_batch;       /* 1 */
         int64_t min_interval_s;   /* 1800 */
         int64_t migration_hold_s; /* 7200: a migrated VM stays put this long ("migration_hold_s") */
-        lf_sched_mode balance_mode;  /* LF_SCHED_MEMORY (default) or LF_SCHED_COMPUTE */
-        int64_t balance_interval_s;  /* 3600: how often auto runs memory balance */
-        char class_days[32];         /* "mon-fri" as written */
-        unsigned class_days_mask;    /* bit 0 Monday .. bit 6 Sunday */
+        lf_sched_mode balance_mode;       /* LF_SCHED_MEMORY (default) or LF_SCHED_COMPUTE */
+        int64_t balance_interval_s;       /* 3600: how often auto runs memory balance */
+        char class_days[32];              /* "mon-fri" as written */
+        unsigned class_days_mask;         /* bit 0 Monday .. bit 6 Sunday */
         int class_from_min, class_to_min; /* 480, 1080: minutes since midnight UTC, from < to */
 } lf_sched_policy;
 
