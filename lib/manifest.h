@@ -38,7 +38,8 @@ typedef struct lf_sysctl {
 
 typedef struct lf_disk_policy {
         lf_wipe_policy wipe;
-        char **wipe_disks; /* serials or /dev/disk/by-id paths from <wipe disk="..."/>, NULL-terminated */
+        char **wipe_disks; /* serials or /dev/disk/by-id paths from <wipe disk="..."/>,
+                              NULL-terminated */
         size_t n_wipe_disks;
         long line;
 } lf_disk_policy;
@@ -54,16 +55,18 @@ typedef struct lf_bond {
 
 typedef struct lf_node {
         char *name;
-        unsigned roles; /* lf_role bits; role="login+storage" combines roles */
+        unsigned roles;               /* lf_role bits; role="login+storage" combines roles */
         char mac[LF_MAC_STR_LEN + 1]; /* management (PXE) MAC, canonical */
-        unsigned nodeid; /* 1-based, in manifest order: the cluster node id */
+        unsigned nodeid;              /* 1-based, in manifest order: the cluster node id */
         uint32_t address; /* optional static management address (address="..."); 0 = DHCP */
         lf_bond *bonds;
         size_t n_bonds;
         lf_sysctl *sysctls; /* node overrides */
         size_t n_sysctls;
         lf_disk_policy disk_policy; /* wipe == LF_WIPE_UNSET when the node has none */
-        char *bmc; /* optional <bmc address="..."/> for IPMI power, NULL if absent */
+        char *bmc;               /* optional <bmc address="..."/> for IPMI power, NULL if absent */
+        char *bmc_user;          /* <bmc user="...">, NULL if absent */
+        char *bmc_password_file; /* <bmc password-file="...">, absolute path, NULL if absent */
         long line;
 } lf_node;
 
@@ -73,12 +76,14 @@ typedef struct lf_link_end {
 } lf_link_end;
 
 typedef struct lf_link {
-        lf_link_end a, b;
+        lf_link_end a, b; /* a is always the storage node's end: the loader swaps ends written
+                           * the other way round, so "storage side gets the even address" is
+                           * simply a. */
         long line;
 } lf_link;
 
 typedef struct lf_role_sysctl {
-        unsigned roles; /* lf_role bits this override applies to */
+        unsigned roles; /* lf_role bits this override applies to; all roles when role= is absent */
         lf_sysctl s;
 } lf_role_sysctl;
 
@@ -91,17 +96,17 @@ typedef struct lf_template {
 } lf_template;
 
 typedef struct lf_policy {
-        unsigned class_days; /* bit 0 Monday .. bit 6 Sunday; default mon-fri */
-        char *class_days_str; /* as written, default "mon-fri" */
-        int class_from_min, class_to_min; /* minutes since midnight; default 08:00-18:00 */
-        char *balance_mode; /* "memory" (default) or "compute" */
-        uint64_t balance_interval_s; /* default 3600 */
-        unsigned cpu_high, cpu_low; /* percent; default 80 / 30 */
+        unsigned class_days;                 /* bit 0 Monday .. bit 6 Sunday; default mon-fri */
+        char *class_days_str;                /* as written, default "mon-fri" */
+        int class_from_min, class_to_min;    /* minutes since midnight; default 08:00-18:00 */
+        char *balance_mode;                  /* "memory" (default) or "compute" */
+        uint64_t balance_interval_s;         /* default 3600 */
+        unsigned cpu_high, cpu_low;          /* percent; default 80 / 30 */
         uint64_t cpu_sample_s, cpu_window_s; /* default 60 / 600 */
-        unsigned reserve_vm_slots; /* default 18 */
-        uint64_t min_interval_s; /* default 1800 */
-        uint64_t boot_stagger_s; /* default 5 */
-        unsigned boot_batch; /* default 1 */
+        unsigned reserve_vm_slots;           /* default 18 */
+        uint64_t min_interval_s;             /* default 1800 */
+        uint64_t boot_stagger_s;             /* default 5 */
+        unsigned boot_batch;                 /* default 1 */
 } lf_policy;
 
 typedef struct lf_manifest {
@@ -111,14 +116,17 @@ typedef struct lf_manifest {
 
         /* <appliance> */
         char *appliance_interface;
-        lf_cidr appliance_address;
+        lf_cidr appliance_address; /* its prefix is the management subnet's */
         lf_dhcp_mode dhcp;
-        uint32_t dhcp_range_first, dhcp_range_last; /* full DHCP; default upper half of management */
+        /* Full DHCP only (both 0 with proxy): default the upper half of the management subnet
+         * without its broadcast address. */
+        uint32_t dhcp_range_first, dhcp_range_last;
         unsigned http_port; /* default 8180 */
 
         /* <network> */
-        lf_cidr management; /* subnet */
-        uint32_t gateway; /* 0 when absent */
+        lf_cidr management;     /* subnet */
+        uint32_t gateway;       /* 0 when absent */
+        bool has_storage_links; /* false without <storage-links> (then there are no links) */
         lf_cidr storage_links;
         unsigned storage_mtu; /* default 9000 */
 
@@ -135,7 +143,10 @@ typedef struct lf_manifest {
 } lf_manifest;
 
 /* Loads and checks a manifest. On any problem, adds every one found to diag as
- * "FILE:LINE: what is wrong and what to do" and returns -EINVAL; *ret is then untouched. */
+ * "FILE:LINE: what is wrong; what to do" (sorted by line) and returns -EINVAL; *ret is then
+ * untouched. Problems with the structure (the schema) are reported alone: the checks of values
+ * and of references between elements run once the structure is right. A file that cannot be
+ * read gives its negative errno (also reported to diag); -ENOMEM is not reported. */
 int lf_manifest_load(const char *path, lf_diag *diag, lf_manifest **ret);
 /* Same, from a buffer; `name` is used in messages in place of a file name. */
 int lf_manifest_load_buffer(const char *name, const char *buf, size_t len, lf_diag *diag,
@@ -145,12 +156,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(lf_manifest *, lf_manifest_free);
 #define _cleanup_manifest_ _cleanup_(lf_manifest_freep)
 
 const lf_node *lf_manifest_find_node(const lf_manifest *m, const char *name);
+/* The node whose management (PXE) MAC is mac, in any case or separator style. */
 const lf_node *lf_manifest_find_mac(const lf_manifest *m, const char *mac);
 const lf_template *lf_manifest_find_template(const lf_manifest *m, const char *name);
 /* The disk policy in force for a node: its own when set, else the lab-wide one. */
 const lf_disk_policy *lf_manifest_disk_policy(const lf_manifest *m, const lf_node *n);
 
-/* "storage", "kvm", "login"; roles are printed joined with '+' in a fixed order. */
+/* "storage", "kvm", "login"; roles are printed joined with '+' in a fixed order (kvm, login,
+ * storage). lf_role_parse accepts the names in any order, each at most once. */
 const char *lf_role_name(lf_role r);
 int lf_role_parse(const char *s, unsigned *ret_roles);
 /* "login+storage" for a role set, written to buf. */

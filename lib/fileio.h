@@ -1,0 +1,12 @@
+/* Reading whole input files (manifests, documents people hand us) with a size limit and
+ * user-facing errors through lf_diag. */
+#pragma once
+
+#include <stddef.h>
+
+#include "diag.h"
+
+/* Reads the regular file at path into a NUL-terminated malloc'ed buffer. A missing, unreadable
+ * or non-regular file, or one larger than max bytes, is reported to diag as "PATH: ..." and
+ * gives a negative errno (-EFBIG when too large); ret_* are then untouched. */
+int lf_read_file(const char *path, size_t max, lf_diag *diag, char **ret_buf, size_t *ret_len);
