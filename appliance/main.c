@@ -11,6 +11,7 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *help;
 } verbs[] = {
+        {"validate", verb_validate, "check a lab manifest and summarise the room"},
         {"schedule", verb_schedule, "print the VM scheduler's plan for a cluster snapshot"},
 };
 

@@ -4,3 +4,4 @@
 #pragma once
 
 int verb_schedule(int argc, char **argv);
+int verb_validate(int argc, char **argv);
