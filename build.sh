@@ -24,6 +24,8 @@ DEPS=(
 	libxml2-dev
 	libxml2-utils
 	lvm2
+	mdadm
+	mount
 	pkg-config
 	util-linux
 )

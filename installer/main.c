@@ -11,6 +11,7 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *help;
 } verbs[] = {
+        {"probe", verb_probe, "print this machine's hardware inventory (disks, NICs, firmware)"},
 };
 
 static void usage(FILE *f) {

@@ -2,3 +2,5 @@
  * input). */
 #pragma once
 
+/* probe [--sysfs-root DIR] [--dev-root DIR] [--proc-root DIR] [--format json|text] */
+int verb_probe(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "net.h"
+#include "units.h"
 
 static const char *const transports[] = {
         "sata", "sas", "nvme", "usb", "virtio", "scsi", "mmc", "unknown",
@@ -539,4 +540,181 @@ int lf_inventory_to_json(const lf_inventory *inv, json_object **ret) {
         }
         *ret = TAKE_PTR(top);
         return 0;
+}
+
+/* Text form. Tables are built as rows of cells and printed with each column as wide as its
+ * widest cell. */
+typedef struct table {
+        size_t cols, rows;
+        char **cells; /* rows * cols, row-major */
+} table;
+
+static void table_free(table *t) {
+        for (size_t i = 0; i < t->rows * t->cols; i++)
+                free(t->cells[i]);
+        free(t->cells);
+}
+
+static int table_add_row(table *t, ...) {
+        va_list ap;
+        char **nc = realloc(t->cells, (t->rows + 1) * t->cols * sizeof(char *));
+        int r = 0;
+
+        if (!nc)
+                return -ENOMEM;
+        t->cells = nc;
+        va_start(ap, t);
+        for (size_t i = 0; i < t->cols; i++) {
+                const char *s = va_arg(ap, const char *);
+                t->cells[t->rows * t->cols + i] = strdup(s && *s ? s : "-");
+                if (!t->cells[t->rows * t->cols + i])
+                        r = -ENOMEM;
+        }
+        va_end(ap);
+        t->rows++;
+        return r;
+}
+
+static void table_print(FILE *f, const table *t) {
+        size_t width[16] = {};
+
+        for (size_t r = 0; r < t->rows; r++)
+                for (size_t c = 0; c < t->cols && c < ELEMENTSOF(width); c++) {
+                        size_t w = strlen(t->cells[r * t->cols + c]);
+                        if (w > width[c])
+                                width[c] = w;
+                }
+        for (size_t r = 0; r < t->rows; r++) {
+                fputs(" ", f);
+                for (size_t c = 0; c < t->cols; c++) {
+                        const char *s = t->cells[r * t->cols + c];
+                        if (c + 1 == t->cols)
+                                fprintf(f, " %s\n", s);
+                        else
+                                fprintf(f, " %-*s ", (int)width[c], s);
+                }
+        }
+}
+
+/* "a, b, c" from a list; "" when empty. */
+static char *join(char *const *l, size_t n) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%s", i ? ", " : "", l[i]);
+        if (fclose(f) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static void format_speed(int64_t mbps, char *buf, size_t len) {
+        if (mbps < 0)
+                snprintf(buf, len, "unknown");
+        else if (mbps >= 1000 && mbps % 1000 == 0)
+                snprintf(buf, len, "%lld Gbit/s", (long long)(mbps / 1000));
+        else if (mbps >= 1000)
+                snprintf(buf, len, "%.1f Gbit/s", (double)mbps / 1000);
+        else
+                snprintf(buf, len, "%lld Mbit/s", (long long)mbps);
+}
+
+static int disks_table(FILE *f, const lf_inventory *inv) {
+        _cleanup_(table_free) table t = {.cols = 8};
+        _cleanup_(table_free) table ids = {.cols = 2};
+        int r;
+
+        fprintf(f, "\ndisks (%zu):\n", inv->n_disks);
+        r = table_add_row(&t, "NAME", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL",
+                          "SIGNATURES", "NOTES");
+        for (size_t i = 0; r >= 0 && i < inv->n_disks; i++) {
+                const lf_inv_disk *d = &inv->disks[i];
+                _cleanup_free_ char *sigs = join(d->signatures, d->n_signatures);
+                _cleanup_free_ char *labels = join(d->labels, d->n_labels);
+                _cleanup_free_ char *notes = NULL, *lab = NULL;
+                char *items[3], size[32];
+                size_t k = 0;
+
+                if (!sigs || !labels)
+                        return -ENOMEM;
+                lf_format_size(d->size_bytes, size, sizeof(size));
+                if (d->removable)
+                        items[k++] = (char *)"removable";
+                if (d->boot_medium)
+                        items[k++] = (char *)"boot medium";
+                if (d->n_labels > 0) {
+                        if (asprintf(&lab, "labels: %s", labels) < 0)
+                                return -ENOMEM;
+                        items[k++] = lab;
+                }
+                if (!(notes = join(items, k)))
+                        return -ENOMEM;
+                r = table_add_row(&t, d->name, size, d->rotational ? "HDD" : "SSD", d->transport,
+                                  d->model, d->serial, sigs, notes);
+                if (r >= 0)
+                        r = table_add_row(&ids, d->name,
+                                          d->by_id && *d->by_id ? d->by_id : "(none)");
+        }
+        if (r < 0)
+                return r;
+        if (inv->n_disks == 0) {
+                fputs("  none\n", f);
+                return 0;
+        }
+        table_print(f, &t);
+        fputs("\nstable disk ids:\n", f);
+        table_print(f, &ids);
+        return 0;
+}
+
+static int nics_table(FILE *f, const lf_inventory *inv) {
+        _cleanup_(table_free) table t = {.cols = 5};
+        int r;
+
+        fprintf(f, "\nnics (%zu):\n", inv->n_nics);
+        if (inv->n_nics == 0) {
+                fputs("  none\n", f);
+                return 0;
+        }
+        r = table_add_row(&t, "NAME", "MAC", "SPEED", "LINK", "DRIVER");
+        for (size_t i = 0; r >= 0 && i < inv->n_nics; i++) {
+                const lf_inv_nic *n = &inv->nics[i];
+                char speed[32];
+                format_speed(n->speed_mbps, speed, sizeof(speed));
+                r = table_add_row(&t, n->name, n->mac, speed, n->link ? "up" : "down", n->driver);
+        }
+        if (r < 0)
+                return r;
+        table_print(f, &t);
+        return 0;
+}
+
+char *lf_inventory_to_text(const lf_inventory *inv) {
+        char *out = NULL, mem[32];
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        int r;
+
+        if (!f)
+                return NULL;
+        lf_format_size(inv->mem_mb * 1024 * 1024, mem, sizeof(mem));
+        fprintf(f, "machine: %s %s%s%s\n",
+                inv->vendor && *inv->vendor ? inv->vendor : "unknown vendor",
+                inv->product && *inv->product ? inv->product : "unknown model",
+                inv->serial && *inv->serial ? ", serial " : "", inv->serial ? inv->serial : "");
+        fprintf(f, "         %u CPUs, %s memory, %s firmware\n", inv->cpus, mem,
+                inv->firmware && streq(inv->firmware, "uefi") ? "UEFI" : "BIOS");
+        r = disks_table(f, inv);
+        if (r >= 0)
+                r = nics_table(f, inv);
+        if (fclose(f) != 0 || r < 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
 }

@@ -66,6 +66,9 @@ int lf_inventory_load_buffer(const char *name, const char *buf, size_t len, lf_d
                              lf_inventory **ret);
 /* The JSON form of DESIGN §5.2, keys in that order. */
 int lf_inventory_to_json(const lf_inventory *inv, struct json_object **ret);
+/* The readable form: machine facts, a table of disks (human sizes, SSD/HDD, transport,
+ * signatures) with their stable ids, and a table of NICs. malloc'ed; NULL when out of memory. */
+char *lf_inventory_to_text(const lf_inventory *inv);
 void lf_inventory_free(lf_inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_inventory *, lf_inventory_free);
 #define _cleanup_inventory_ _cleanup_(lf_inventory_freep)
