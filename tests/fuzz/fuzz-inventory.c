@@ -1,5 +1,6 @@
 /* libFuzzer target for the inventory reader: any input is either rejected with diagnostics or
- * read into an inventory whose JSON form reads back to the same JSON. */
+ * read into an inventory whose JSON form reads back to the same JSON (and that has a text
+ * form). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ static char *inventory_string(const lf_inventory *inv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         lf_diag d = {};
         _cleanup_inventory_ lf_inventory *inv = NULL, *again = NULL;
-        _cleanup_free_ char *a = NULL, *b = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *text = NULL;
         int r;
 
         r = lf_inventory_load_buffer("fuzz.json", (const char *)data, size, &d, &inv);
@@ -33,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         b = inventory_string(again);
         if (!b || strcmp(a, b) != 0)
+                abort();
+        text = lf_inventory_to_text(inv);
+        if (!text)
                 abort();
         lf_diag_clear(&d);
         return 0;

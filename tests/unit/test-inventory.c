@@ -104,6 +104,17 @@ TEST(round_trip_keeps_everything_in_design_order) {
         ASSERT_STREQ(out2, out);
 }
 
+TEST(text_form) {
+        lf_diag d = {};
+        _cleanup_inventory_ lf_inventory *inv = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        ASSERT_EQ(lf_inventory_load(lf_test_path("tests/fixtures/inventory/full.json"), &d, &inv),
+                  0);
+        text = lf_inventory_to_text(inv);
+        ASSERT_GOLDEN(text, "tests/fixtures/inventory/full.out.txt");
+}
+
 TEST(add_signature_and_label_dedupe_and_limit) {
         lf_inv_disk disk = {};
         char name[32];
