@@ -3,5 +3,6 @@
  * input or usage (with the problem reported on stderr). */
 #pragma once
 
+int verb_plan(int argc, char **argv);
 int verb_schedule(int argc, char **argv);
 int verb_validate(int argc, char **argv);
