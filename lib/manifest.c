@@ -1033,7 +1033,10 @@ static void check_unique(loader *l) {
                 }
                 for_each_child(sc, c, "sysctl")
                         seen_add(l, &own, sc, "name", "sysctl %s", lf_xml_attr(sc, "name"));
-                seen_report(l, &bonds, "give each bond of a node its own name");
+                seen_report(l, &bonds,
+                            "give each bond of a node its own name (one without "
+                            "name= is bondN, N counting its node's bonds "
+                            "from 0)");
                 seen_report(l, &own, "set each sysctl once per node");
         }
         i = 0;
