@@ -473,9 +473,12 @@ static void evacuate_maintenance(sched *sc) {
                         }
                         say(sc,
                             "moving %s (%lld MiB) from %s to %s: fewest VMs (%lld) of the "
-                            "up hosts with room, %lld MiB free",
+                            "up hosts with room, %lld MiB free%s",
                             VM(sc, vm)->name, (long long)VM(sc, vm)->mem_mb, HN(sc, host),
-                            HN(sc, to), (long long)sc->h[to].vms, (long long)free_mb(sc, to));
+                            HN(sc, to), (long long)sc->h[to].vms, (long long)free_mb(sc, to),
+                            held(sc, vm) ? " (it moved less than 2 h ago, but evacuation "
+                                           "comes first)"
+                                         : "");
                         migrate(sc, vm, to, LF_REASON_MAINTENANCE);
                         moved++;
                 }
@@ -489,11 +492,17 @@ static void evacuate_maintenance(sched *sc) {
 
 static void place_pending(sched *sc) {
         int64_t started = 0;
+        bool told = false;
         for (size_t k = 0; k < sc->s->n_vms; k++) {
                 int vm = sc->vms_by_name[k];
                 char why[320];
                 if (sc->vm_host[vm] >= 0)
                         continue;
+                if (!told)
+                        say(sc, "placement: each pending VM, by name, goes to the up host with the "
+                                "fewest VMs that has its memory free and a VM slot; ties go to "
+                                "the most free memory, then the name");
+                told = true;
                 int to = best_host(sc, &sc->emptier, vm, false);
                 if (to < 0) {
                         why_no_room(sc, vm, -1, why, sizeof(why));
@@ -615,6 +624,11 @@ static void balance_memory(sched *sc, int64_t interval) {
                     (long long)(sc->h[mx].vms - sc->h[mn].vms));
                 return;
         }
+        say(sc,
+            "memory balance: up hosts hold %lld (%s) to %lld (%s) VMs, a spread of %lld > 1: "
+            "moving VMs from the fullest to the emptiest host",
+            (long long)sc->h[mn].vms, HN(sc, mn), (long long)sc->h[mx].vms, HN(sc, mx),
+            (long long)(sc->h[mx].vms - sc->h[mn].vms));
         if (heap_init(&full, sc, fuller) < 0) {
                 sc->oom = -ENOMEM;
                 return;
@@ -672,9 +686,14 @@ static void balance_memory(sched *sc, int64_t interval) {
         }
         heap_done(&full);
         spread_of(sc, &mx, &mn);
-        say(sc, "memory balance: %d %s; spread is now %lld (%s %lld VMs, %s %lld)", moves,
-            plural(moves, "migration", "migrations"), (long long)(sc->h[mx].vms - sc->h[mn].vms),
-            HN(sc, mx), (long long)sc->h[mx].vms, HN(sc, mn), (long long)sc->h[mn].vms);
+        if (sc->h[mx].vms == sc->h[mn].vms)
+                say(sc, "memory balance: %d %s; every up host now has %lld VMs", moves,
+                    plural(moves, "migration", "migrations"), (long long)sc->h[mx].vms);
+        else
+                say(sc, "memory balance: %d %s; spread is now %lld (%s %lld VMs, %s %lld)", moves,
+                    plural(moves, "migration", "migrations"),
+                    (long long)(sc->h[mx].vms - sc->h[mn].vms), HN(sc, mx),
+                    (long long)sc->h[mx].vms, HN(sc, mn), (long long)sc->h[mn].vms);
         if (moves > 0)
                 sc->plan->acted |= 1u << LF_SCHED_MEMORY;
 }
@@ -734,13 +753,14 @@ static void cool_down(sched *sc, heap *cool, int from, int *moves) {
                         continue;
                 }
                 say(sc,
-                    "%s is hot (cpu %s%% ≥ %s%%): moving its %s %s (%s cores) to %s (cpu "
-                    "%s%%, predicted %s%% < %s%%)%s",
+                    "%s is hot (cpu %s%% ≥ %s%%): moving %s%s (%s %s) to %s (cpu %s%%, "
+                    "predicted %s%% < %s%%)%s",
                     HN(sc, from), num(a, src), num(b, p->cpu_high),
-                    lighter ? "lightest VM that helps," : "lightest VM", VM(sc, vm)->name,
-                    cores(c, VM(sc, vm)->cpu_cores), HN(sc, to), num(d, dst), num(e, dst2),
-                    num(b, p->cpu_high),
-                    lighter ? " (lighter ones gain less than the margin)" : "");
+                    lighter ? "" : "its lightest VM ", VM(sc, vm)->name,
+                    cores(c, VM(sc, vm)->cpu_cores),
+                    plural(VM(sc, vm)->cpu_cores == 1.0, "core", "cores"), HN(sc, to), num(d, dst),
+                    num(e, dst2), num(b, p->cpu_high),
+                    lighter ? "; its lighter VMs would gain less than the margin" : "");
                 migrate(sc, vm, to, LF_REASON_COMPUTE);
                 heap_update(cool, to);
                 if (sc->h[to].util >= p->cpu_low)
@@ -763,7 +783,7 @@ static void balance_compute(sched *sc) {
         const lf_sched_policy *p = sc->p;
         size_t n_hot = 0;
         int hottest = -1, moves = 0;
-        char a[32], b[32];
+        char a[32], b[32], c[32];
         heap cool;
 
         for (size_t i = 0; i < sc->s->n_hosts; i++) {
@@ -803,9 +823,10 @@ static void balance_compute(sched *sc) {
         qsort_r(hot, n_hot, sizeof(int), host_hottest_cmp, sc);
         if (cool.n == 0)
                 say(sc,
-                    "compute balance: %zu %s hot but no host is below cpu_low %s%% to take "
-                    "VMs",
-                    n_hot, plural((int64_t)n_hot, "host is", "hosts are"), num(a, p->cpu_low));
+                    "compute balance: %s is hot (cpu %s%% ≥ %s%%)%s but no up host is below "
+                    "cpu_low %s%% to take VMs",
+                    HN(sc, hot[0]), num(a, sc->h[hot[0]].util), num(b, p->cpu_high),
+                    n_hot > 1 ? " among others," : "", num(c, p->cpu_low));
         else
                 for (size_t i = 0; i < n_hot && !sc->oom; i++)
                         cool_down(sc, &cool, hot[i], &moves);
@@ -982,9 +1003,9 @@ static void save_energy(sched *sc) {
                         if (!movable(sc, sc->scratch_v[i]))
                                 stuck = sc->scratch_v[i];
                 if (stuck >= 0) {
-                        say(sc, "energy: not emptying %s: %s is %s", HN(sc, host),
-                            VM(sc, stuck)->name,
-                            VM(sc, stuck)->pinned ? "pinned" : "migrated less than 2 h ago");
+                        say(sc, "energy: not emptying %s: %s %s", HN(sc, host), VM(sc, stuck)->name,
+                            VM(sc, stuck)->pinned ? "is pinned to it"
+                                                  : "was migrated less than 2 h ago");
                         continue;
                 }
                 int64_t left = try_empty(sc, host, free_slots, &moved, &stuck);
@@ -1005,11 +1026,18 @@ static void save_energy(sched *sc) {
                             (long long)left, (long long)p->reserve_vm_slots);
                         break;
                 }
-                say(sc,
-                    "energy: emptying %s (%zu %s, the fewest that can move): the other up "
-                    "hosts keep %lld free VM slots ≥ reserve %lld",
-                    HN(sc, host), moved, plural((int64_t)moved, "VM", "VMs"), (long long)left,
-                    (long long)p->reserve_vm_slots);
+                if (moved == 0)
+                        say(sc,
+                            "energy: %s has no VMs; without it the other up hosts keep %lld "
+                            "free VM slots ≥ reserve %lld",
+                            HN(sc, host), (long long)left, (long long)p->reserve_vm_slots);
+                else
+                        say(sc,
+                            "energy: emptying %s (%zu %s, the fewest of the hosts that can be "
+                            "emptied): the other up hosts keep %lld free VM slots ≥ reserve "
+                            "%lld",
+                            HN(sc, host), moved, plural((int64_t)moved, "VM", "VMs"),
+                            (long long)left, (long long)p->reserve_vm_slots);
                 /* The trial moved the VMs in the working state; record them as migrations. */
                 for (size_t i = 0; i < moved; i++) {
                         int vm = sc->scratch_v[i], to = sc->vm_host[vm];
@@ -1042,10 +1070,10 @@ static void note_unusable_hosts(sched *sc) {
                 lf_host_state st = sc->s->hosts[x].state;
                 if ((st == LF_HOST_FAILED || st == LF_HOST_OFF) && sc->h[x].vms > 0)
                         say(sc,
-                            "%s is %s: its %lld %s stay assigned to it (restarted elsewhere "
+                            "%s %s: its %lld %s stay assigned to it (restarted elsewhere "
                             "only once the cluster has fenced it); it gets no VMs",
-                            HN(sc, x), lf_host_state_to_string(st), (long long)sc->h[x].vms,
-                            plural(sc->h[x].vms, "VM", "VMs"));
+                            HN(sc, x), st == LF_HOST_FAILED ? "has failed" : "is off",
+                            (long long)sc->h[x].vms, plural(sc->h[x].vms, "VM", "VMs"));
         }
 }
 

@@ -563,7 +563,8 @@ int lf_snapshot_from_json(json_object *o, const char *file, lf_diag *diag, lf_sn
         r |= lf_json_get_array(&ctx, o, "", "vms", true, &vms);
         r |= lf_json_get_object(&ctx, o, "", "policy", false, &policy);
         r |= lf_json_get_object(&ctx, o, "", "last_run", false, &last_run);
-        if (policy && read_policy(&ctx, policy, &s->policy) == 0 && check_policy(&c, &s->policy))
+        if (policy &&
+            (read_policy(&ctx, policy, &s->policy) < 0 || check_policy(&c, &s->policy) < 0))
                 r = -EINVAL;
         if (last_run)
                 r |= read_last_run(&ctx, last_run, s->last_run);
