@@ -526,6 +526,18 @@ int lf_plan_load(const char *path, lf_diag *diag, lf_plan **ret) {
         return lf_plan_from_json(path, o, diag, ret);
 }
 
+int lf_plan_load_buffer(const char *name, const char *buf, size_t len, lf_diag *diag,
+                        lf_plan **ret) {
+        lf_json_ctx ctx = {diag, name};
+        _cleanup_json_ json_object *o = NULL;
+        int r;
+
+        r = lf_json_parse(&ctx, buf, len, &o);
+        if (r < 0)
+                return r;
+        return lf_plan_from_json(name, o, diag, ret);
+}
+
 void *lf_plan_grow(void *array, size_t *n, size_t size) {
         char **a = array;
 

@@ -189,6 +189,9 @@ int lf_plan_to_json(const lf_plan *p, struct json_object **ret);
  * ("plan.json: disks[0].size_bytes: expected an integer, got a string"), -EINVAL returned. */
 int lf_plan_from_json(const char *file, struct json_object *obj, lf_diag *diag, lf_plan **ret);
 int lf_plan_load(const char *path, lf_diag *diag, lf_plan **ret);
+/* Same, from a buffer (a plan fetched over HTTP); `name` stands for the file in messages. */
+int lf_plan_load_buffer(const char *name, const char *buf, size_t len, lf_diag *diag,
+                        lf_plan **ret);
 /* The text an admin reads before saying yes, as a malloc'ed string. */
 int lf_plan_to_text(const lf_plan *p, char **ret);
 
