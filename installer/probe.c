@@ -40,18 +40,15 @@ typedef struct probe_ctx {
 } probe_ctx;
 
 /* Reports a problem with the file or directory at path and returns r. */
-static int fail_at(const probe_ctx *c, int r, const char *path, const char *fmt, ...) _printf_(4, 5);
+static int fail_at(const probe_ctx *c, int r, const char *path, const char *fmt, ...)
+        _printf_(4, 5);
 static int fail_at(const probe_ctx *c, int r, const char *path, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        int k = vasprintf(&msg, fmt, ap);
+        int k = lf_diag_addv(c->diag, path, 0, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
-        lf_diag_add(c->diag, path, 0, "%s", msg);
-        return r;
+        return k == -ENOMEM ? k : r;
 }
 
 static char *path_join(const char *a, const char *b) {
@@ -179,8 +176,8 @@ static bool has_prefix(const char *s, const char *prefix) {
 /* Block devices that are not disks a plan could use: loop, RAM and compressed-RAM disks,
  * device-mapper, md arrays, optical drives, network block devices, floppies. */
 static bool skip_block_device(const char *name) {
-        static const char *const prefixes[] = {"loop", "ram", "zram", "dm-", "md",
-                                               "sr",   "nbd", "fd"};
+        static const char *const prefixes[] = {"loop", "ram", "zram", "dm-",
+                                               "md",   "sr",  "nbd",  "fd"};
         for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
                 if (has_prefix(name, prefixes[i]))
                         return true;
@@ -372,8 +369,9 @@ static int probe_disk_contents(const probe_ctx *c, lf_inv_disk *d) {
         }
         r = probe_signatures(fd, 0, 0, true, d);
         if (r == -EIO)
-                return fail_at(c, r, path, "libblkid cannot read the signatures on "
-                                   "this disk; check the disk (dmesg) or remove it");
+                return fail_at(c, r, path,
+                               "libblkid cannot read the signatures on "
+                               "this disk; check the disk (dmesg) or remove it");
         if (r < 0)
                 return r;
 
@@ -399,9 +397,10 @@ static int probe_disk_contents(const probe_ctx *c, lf_inv_disk *d) {
                 uint64_t size = (uint64_t)blkid_partition_get_size(p) * 512;
                 r = probe_signatures(fd, start, size, false, d);
                 if (r == -EIO)
-                        return fail_at(c, r, path, "libblkid cannot read partition "
-                                           "%d; check the disk (dmesg) or remove it",
-                                           blkid_partition_get_partno(p));
+                        return fail_at(c, r, path,
+                                       "libblkid cannot read partition "
+                                       "%d; check the disk (dmesg) or remove it",
+                                       blkid_partition_get_partno(p));
                 if (r < 0)
                         return r;
         }
@@ -537,22 +536,36 @@ static int probe_disk(const probe_ctx *c, const char *name, lf_inv_disk *d) {
         return probe_disk_contents(c, d);
 }
 
+/* Lists <sys>/REL (sorted) and allocates one `size`-byte entry per name in *ret_items, which the
+ * caller fills from the front. */
+static int list_entries(const probe_ctx *c, const char *rel, const char *what, size_t size,
+                        char **ret_dir, char ***ret_names, size_t *ret_n, void **ret_items) {
+        _cleanup_free_ char *dir = path_join(c->sys, rel);
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = list_dir(dir, 65536, ret_names, ret_n);
+        if (r < 0)
+                return fail_at(c, r, dir, "cannot list %s: %s", what, strerror(-r));
+        *ret_items = calloc(*ret_n ? *ret_n : 1, size);
+        if (!*ret_items)
+                return -ENOMEM;
+        *ret_dir = TAKE_PTR(dir);
+        return 0;
+}
+
 static int probe_disks(const probe_ctx *c, lf_inventory *inv) {
-        _cleanup_free_ char *dir = path_join(c->sys, "block");
+        _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0;
         uint64_t size;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        r = list_dir(dir, 65536, &l, &n);
+        r = list_entries(c, "block", "block devices", sizeof(lf_inv_disk), &dir, &l, &n,
+                         (void **)&inv->disks);
         if (r < 0)
-                return fail_at(c, r, dir, "cannot list block devices: %s",
-                                   strerror(-r));
-        inv->disks = calloc(n ? n : 1, sizeof(lf_inv_disk));
-        if (!inv->disks)
-                return -ENOMEM;
+                return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *bd = path_join(dir, l[i]);
                 if (!bd)
@@ -562,9 +575,10 @@ static int probe_disks(const probe_ctx *c, lf_inventory *inv) {
                     read_u64(bd, "size", 10, &size) < 0 || size == 0)
                         continue;
                 if (inv->n_disks >= LF_INVENTORY_MAX_DISKS)
-                        return fail_at(c, -E2BIG, dir, "more than %d disks; labforge "
-                                           "supports at most that many per machine",
-                                           LF_INVENTORY_MAX_DISKS);
+                        return fail_at(c, -E2BIG, dir,
+                                       "more than %d disks; labforge "
+                                       "supports at most that many per machine",
+                                       LF_INVENTORY_MAX_DISKS);
                 /* Count the entry first so that a half-probed disk is freed with inv. */
                 r = probe_disk(c, l[i], &inv->disks[inv->n_disks++]);
                 if (r < 0)
@@ -574,20 +588,15 @@ static int probe_disks(const probe_ctx *c, lf_inventory *inv) {
 }
 
 static int probe_nics(const probe_ctx *c, lf_inventory *inv) {
-        _cleanup_free_ char *dir = path_join(c->sys, "class/net");
+        _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        r = list_dir(dir, 65536, &l, &n);
+        r = list_entries(c, "class/net", "network interfaces", sizeof(lf_inv_nic), &dir, &l, &n,
+                         (void **)&inv->nics);
         if (r < 0)
-                return fail_at(c, r, dir, "cannot list network interfaces: %s",
-                                   strerror(-r));
-        inv->nics = calloc(n ? n : 1, sizeof(lf_inv_nic));
-        if (!inv->nics)
-                return -ENOMEM;
+                return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *nd = path_join(dir, l[i]), *addr = NULL, *devdir = NULL;
                 char mac[LF_MAC_STR_LEN + 1];
@@ -605,9 +614,10 @@ static int probe_nics(const probe_ctx *c, lf_inventory *inv) {
                 if (lf_mac_parse(addr, mac) < 0)
                         continue; /* not Ethernet (InfiniBand, CAN, ...) */
                 if (inv->n_nics >= LF_INVENTORY_MAX_NICS)
-                        return fail_at(c, -E2BIG, dir, "more than %d network interfaces; "
-                                           "labforge supports at most that many per machine",
-                                           LF_INVENTORY_MAX_NICS);
+                        return fail_at(c, -E2BIG, dir,
+                                       "more than %d network interfaces; "
+                                       "labforge supports at most that many per machine",
+                                       LF_INVENTORY_MAX_NICS);
                 lf_inv_nic *nic = &inv->nics[inv->n_nics++];
                 nic->name = strdup(l[i]);
                 nic->mac = strdup(mac);
@@ -695,8 +705,10 @@ static int probe_memory(const probe_ctx *c, uint64_t *ret_mb) {
                         return 0;
                 }
         }
-        return fail_at(c, -ENOENT, dir, "cannot tell the memory size: no online memory "
-                           "blocks here and no MemTotal in %s", mi);
+        return fail_at(c, -ENOENT, dir,
+                       "cannot tell the memory size: no online memory "
+                       "blocks here and no MemTotal in %s",
+                       mi);
 }
 
 static int probe_machine(const probe_ctx *c, lf_inventory *inv) {
@@ -713,8 +725,9 @@ static int probe_machine(const probe_ctx *c, lf_inventory *inv) {
         if (!inv->vendor || !inv->product || !inv->serial || !inv->firmware)
                 return -ENOMEM;
         if (read_attr(cpu, "online", &online) < 0 || count_cpu_list(online, &inv->cpus) < 0)
-                return fail_at(c, -EINVAL, cpu, "cannot count the CPUs: \"online\" is "
-                                   "missing or not a CPU list");
+                return fail_at(c, -EINVAL, cpu,
+                               "cannot count the CPUs: \"online\" is "
+                               "missing or not a CPU list");
         r = probe_memory(c, &inv->mem_mb);
         return r;
 }
@@ -762,7 +775,8 @@ int lf_probe(const lf_probe_options *opts, lf_diag *diag, lf_inventory **ret) {
 }
 
 static void probe_usage(FILE *f) {
-        fputs("usage: labforge-install probe [--sysfs-root DIR] [--dev-root DIR] [--proc-root DIR]\n"
+        fputs("usage: labforge-install probe [--sysfs-root DIR] [--dev-root DIR] [--proc-root "
+              "DIR]\n"
               "                              [--format json|text]\n"
               "\n"
               "Prints this machine's hardware inventory: disks (with the signatures on them),\n"
@@ -820,11 +834,13 @@ int verb_probe(int argc, char **argv) {
                         return 0;
                 case ':':
                         log_error("probe: option '%s' needs a value; see "
-                                  "'labforge-install probe --help'.", argv[optind - 1]);
+                                  "'labforge-install probe --help'.",
+                                  argv[optind - 1]);
                         return 2;
                 default:
                         log_error("probe: unknown option '%s'; see "
-                                  "'labforge-install probe --help'.", argv[optind - 1]);
+                                  "'labforge-install probe --help'.",
+                                  argv[optind - 1]);
                         return 2;
                 }
         }

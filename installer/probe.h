@@ -7,7 +7,7 @@
 
 typedef struct lf_probe_options {
         const char *sysfs_root; /* NULL: "/sys" */
-        const char *dev_root; /* NULL: "/dev"; disks are opened as <dev-root>/<name> */
+        const char *dev_root;   /* NULL: "/dev"; disks are opened as <dev-root>/<name> */
         /* NULL: the "proc" directory beside sysfs_root ("/proc" for "/sys", "T/proc" for
          * "T/sys"); <proc>/mounts tells which disk holds a mounted file system. */
         const char *proc_root;

@@ -7,8 +7,15 @@
 #include "diag.h"
 
 int lf_diag_add(lf_diag *d, const char *file, long line, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL, *full = NULL;
         va_list ap;
+        va_start(ap, fmt);
+        int r = lf_diag_addv(d, file, line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int lf_diag_addv(lf_diag *d, const char *file, long line, const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = NULL, *full = NULL;
         int r;
 
         if (!d)
@@ -16,9 +23,7 @@ int lf_diag_add(lf_diag *d, const char *file, long line, const char *fmt, ...) {
         if (d->n >= LF_DIAG_MAX)
                 return -EINVAL;
 
-        va_start(ap, fmt);
         r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
         if (r < 0)
                 return -ENOMEM;
 

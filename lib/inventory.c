@@ -155,8 +155,10 @@ static void check_keys(parser *p, json_object *obj, const char *path, const char
                 for (size_t i = 0; i < n_known && !ok; i++)
                         ok = streq(key, known[i]);
                 if (!ok)
-                        problem(p, path, "", "unknown key \"%s\"; check its spelling (DESIGN §5.2 "
-                                "lists the inventory keys)", key);
+                        problem(p, path, "",
+                                "unknown key \"%s\"; check its spelling (DESIGN §5.2 "
+                                "lists the inventory keys)",
+                                key);
         }
 }
 
@@ -175,8 +177,7 @@ static bool string_ok(parser *p, json_object *v, const char *path, const char *k
         return true;
 }
 
-static void get_string(parser *p, json_object *obj, const char *path, const char *key,
-                       char **ret) {
+static void get_string(parser *p, json_object *obj, const char *path, const char *key, char **ret) {
         const char *s = NULL;
         json_object *v;
 
@@ -198,14 +199,14 @@ static void get_int(parser *p, json_object *obj, const char *path, const char *k
                 p->failed = true;
 }
 
-static void get_bool(parser *p, json_object *obj, const char *path, const char *key,
-                     bool required, bool *ret) {
+static void get_bool(parser *p, json_object *obj, const char *path, const char *key, bool required,
+                     bool *ret) {
         if (lf_json_get_bool(&p->ctx, obj, path, key, required, ret) < 0)
                 p->failed = true;
 }
 
-static void get_strv(parser *p, json_object *obj, const char *path, const char *key,
-                     bool required, size_t max, char ***ret, size_t *ret_n) {
+static void get_strv(parser *p, json_object *obj, const char *path, const char *key, bool required,
+                     size_t max, char ***ret, size_t *ret_n) {
         json_object *arr = NULL;
         char elem[128];
 
@@ -224,8 +225,7 @@ static void get_strv(parser *p, json_object *obj, const char *path, const char *
                 json_object *v = json_object_array_get_idx(arr, i);
                 snprintf(elem, sizeof(elem), "%s[%zu]", key, i);
                 if (!json_object_is_type(v, json_type_string)) {
-                        problem(p, path, elem, "expected a string, got %s",
-                                lf_json_type_name(v));
+                        problem(p, path, elem, "expected a string, got %s", lf_json_type_name(v));
                         continue;
                 }
                 if (!string_ok(p, v, path, elem))
@@ -240,8 +240,8 @@ static const char *const machine_keys[] = {
         "vendor", "product", "serial", "cpus", "mem_mb", "firmware",
 };
 static const char *const disk_keys[] = {
-        "name",   "path",   "by_id",      "size_bytes", "rotational",  "removable", "transport",
-        "model",  "serial", "signatures", "labels",     "boot_medium",
+        "name",      "path",  "by_id",  "size_bytes", "rotational", "removable",
+        "transport", "model", "serial", "signatures", "labels",     "boot_medium",
 };
 static const char *const nic_keys[] = {"name", "mac", "speed_mbps", "driver", "link"};
 static const char *const top_keys[] = {"machine", "disks", "nics"};
@@ -266,8 +266,10 @@ static void parse_machine(parser *p, json_object *m, lf_inventory *inv) {
         inv->mem_mb = (uint64_t)v;
         get_string(p, m, "machine", "firmware", &inv->firmware);
         if (inv->firmware && !streq(inv->firmware, "uefi") && !streq(inv->firmware, "bios"))
-                problem(p, "machine", "firmware", "\"%s\" is not a firmware type; expected "
-                        "\"uefi\" or \"bios\"", inv->firmware);
+                problem(p, "machine", "firmware",
+                        "\"%s\" is not a firmware type; expected "
+                        "\"uefi\" or \"bios\"",
+                        inv->firmware);
 }
 
 static void parse_disk(parser *p, json_object *o, const char *path, lf_inv_disk *d) {
@@ -276,24 +278,32 @@ static void parse_disk(parser *p, json_object *o, const char *path, lf_inv_disk 
         check_keys(p, o, path, disk_keys, ELEMENTSOF(disk_keys));
         get_string(p, o, path, "name", &d->name);
         if (d->name && (!*d->name || strpbrk(d->name, "/ \t\n")))
-                problem(p, path, "name", "\"%s\" is not a kernel disk name like \"sda\" or "
-                        "\"nvme0n1\"", d->name);
+                problem(p, path, "name",
+                        "\"%s\" is not a kernel disk name like \"sda\" or "
+                        "\"nvme0n1\"",
+                        d->name);
         get_string(p, o, path, "path", &d->path);
         if (d->path && d->path[0] != '/')
-                problem(p, path, "path", "\"%s\" is not an absolute device path like "
-                        "\"/dev/sda\"", d->path);
+                problem(p, path, "path",
+                        "\"%s\" is not an absolute device path like "
+                        "\"/dev/sda\"",
+                        d->path);
         get_string(p, o, path, "by_id", &d->by_id);
         if (d->by_id && d->by_id[0] && d->by_id[0] != '/')
-                problem(p, path, "by_id", "\"%s\" is neither \"\" nor an absolute path like "
-                        "\"/dev/disk/by-id/ata-X_123\"", d->by_id);
+                problem(p, path, "by_id",
+                        "\"%s\" is neither \"\" nor an absolute path like "
+                        "\"/dev/disk/by-id/ata-X_123\"",
+                        d->by_id);
         get_int(p, o, path, "size_bytes", 0, INT64_MAX, &size);
         d->size_bytes = (uint64_t)size;
         get_bool(p, o, path, "rotational", true, &d->rotational);
         get_bool(p, o, path, "removable", true, &d->removable);
         get_string(p, o, path, "transport", &d->transport);
         if (d->transport && !lf_transport_valid(d->transport))
-                problem(p, path, "transport", "\"%s\" is not a transport; expected one of sata, "
-                        "sas, nvme, usb, virtio, scsi, mmc, unknown", d->transport);
+                problem(p, path, "transport",
+                        "\"%s\" is not a transport; expected one of sata, "
+                        "sas, nvme, usb, virtio, scsi, mmc, unknown",
+                        d->transport);
         get_string(p, o, path, "model", &d->model);
         get_string(p, o, path, "serial", &d->serial);
         get_strv(p, o, path, "signatures", true, LF_INVENTORY_MAX_SIGNATURES, &d->signatures,
@@ -313,8 +323,10 @@ static void parse_nic(parser *p, json_object *o, const char *path, lf_inv_nic *n
         get_string(p, o, path, "mac", &mac);
         if (mac) {
                 if (lf_mac_parse(mac, canon) < 0)
-                        problem(p, path, "mac", "\"%s\" is not a MAC address; write it like "
-                                "\"52:54:00:12:34:56\"", mac);
+                        problem(p, path, "mac",
+                                "\"%s\" is not a MAC address; write it like "
+                                "\"52:54:00:12:34:56\"",
+                                mac);
                 else if (!(n->mac = strdup(canon)))
                         fail(p, -ENOMEM);
         }
@@ -326,8 +338,8 @@ static void parse_nic(parser *p, json_object *o, const char *path, lf_inv_nic *n
 
 /* Reads the array at key into *ret (elements of `size` bytes) with parse_one on each. */
 static void parse_list(parser *p, json_object *top, const char *key, size_t max, size_t size,
-                       void (*parse_one)(parser *, json_object *, const char *, void *),
-                       void **ret, size_t *ret_n) {
+                       void (*parse_one)(parser *, json_object *, const char *, void *), void **ret,
+                       size_t *ret_n) {
         json_object *arr = NULL;
         char path[64];
 
@@ -376,8 +388,10 @@ static void check_unique(parser *p, lf_inventory *inv) {
                         if (inv->disks[i].name && inv->disks[j].name &&
                             streq(inv->disks[i].name, inv->disks[j].name)) {
                                 snprintf(path, sizeof(path), "disks[%zu]", i);
-                                problem(p, path, "name", "\"%s\" is also the name of disks[%zu]; "
-                                        "disk names must be unique", inv->disks[i].name, j);
+                                problem(p, path, "name",
+                                        "\"%s\" is also the name of disks[%zu]; "
+                                        "disk names must be unique",
+                                        inv->disks[i].name, j);
                                 break;
                         }
         for (size_t i = 0; i < inv->n_nics; i++)
@@ -385,14 +399,15 @@ static void check_unique(parser *p, lf_inventory *inv) {
                         if (inv->nics[i].mac && inv->nics[j].mac &&
                             streq(inv->nics[i].mac, inv->nics[j].mac)) {
                                 snprintf(path, sizeof(path), "nics[%zu]", i);
-                                problem(p, path, "mac", "%s is also the MAC of nics[%zu]; MACs "
-                                        "must be unique", inv->nics[i].mac, j);
+                                problem(p, path, "mac",
+                                        "%s is also the MAC of nics[%zu]; MACs "
+                                        "must be unique",
+                                        inv->nics[i].mac, j);
                                 break;
                         }
 }
 
-int lf_inventory_from_json(const char *file, json_object *obj, lf_diag *diag,
-                           lf_inventory **ret) {
+int lf_inventory_from_json(const char *file, json_object *obj, lf_diag *diag, lf_inventory **ret) {
         _cleanup_inventory_ lf_inventory *inv = NULL;
         parser p = {.ctx = {diag, file}};
         json_object *machine = NULL;
@@ -630,8 +645,8 @@ static int disks_table(FILE *f, const lf_inventory *inv) {
         int r;
 
         fprintf(f, "\ndisks (%zu):\n", inv->n_disks);
-        r = table_add_row(&t, "NAME", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL",
-                          "SIGNATURES", "NOTES");
+        r = table_add_row(&t, "NAME", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "SIGNATURES",
+                          "NOTES");
         for (size_t i = 0; r >= 0 && i < inv->n_disks; i++) {
                 const lf_inv_disk *d = &inv->disks[i];
                 _cleanup_free_ char *sigs = join(d->signatures, d->n_signatures);

@@ -31,7 +31,8 @@ expect "missing value" 2 "option '--dev-root' needs a value" -- \
 	"$LABFORGE_INSTALL" probe --dev-root
 expect "stray argument" 2 "unexpected argument 'sda'" -- "$LABFORGE_INSTALL" probe sda
 expect "bad usage prints nothing" 2 -- "$LABFORGE_INSTALL" probe --format yaml
-[ -s "$T_OUT" ] && fail "bad usage prints nothing" "stdout: $(cat "$T_OUT")" || pass "no stdout on bad usage"
+if [ -s "$T_OUT" ]; then fail "no stdout on bad usage" "stdout: $(cat "$T_OUT")"
+else pass "no stdout on bad usage"; fi
 
 expect "missing sysfs root" 1 "$T_TMP/none: not a sysfs tree" -- \
 	"$LABFORGE_INSTALL" probe --sysfs-root "$T_TMP/none"

@@ -22,7 +22,7 @@ static const char base[] =
         "           \"driver\": \"ixgbe\", \"link\": false}]}\n";
 
 #define MACHINE                                                                                    \
-        "{\"vendor\": \"\", \"product\": \"\", \"serial\": \"\", \"cpus\": 1, \"mem_mb\": 512, "        \
+        "{\"vendor\": \"\", \"product\": \"\", \"serial\": \"\", \"cpus\": 1, \"mem_mb\": 512, "   \
         "\"firmware\": \"uefi\"}"
 
 /* base with the first occurrence of `from` replaced by `to`; malloc'ed. */
@@ -145,17 +145,17 @@ TEST(transports) {
 }
 
 TEST(bad_top_level) {
-        expect_errors("[1]", (const char *const[]){
-                                     "inv.json: top level: expected an object, got an array",
-                                     NULL});
-        expect_errors("{\"machine\": {", (const char *const[]){
-                                                "inv.json:1: malformed JSON: unexpected end of data",
-                                                NULL});
+        expect_errors("[1]",
+                      (const char *const[]){"inv.json: top level: expected an object, got an array",
+                                            NULL});
+        expect_errors(
+                "{\"machine\": {",
+                (const char *const[]){"inv.json:1: malformed JSON: unexpected end of data", NULL});
         _cleanup_free_ char *doc = edit("\"machine\"", "\"machin\"");
-        expect_errors(doc, (const char *const[]){
-                                   "inv.json: top level: unknown key \"machin\"; check its "
-                                   "spelling (DESIGN §5.2 lists the inventory keys)",
-                                   "inv.json: missing required key \"machine\"", NULL});
+        expect_errors(
+                doc, (const char *const[]){"inv.json: top level: unknown key \"machin\"; check its "
+                                           "spelling (DESIGN §5.2 lists the inventory keys)",
+                                           "inv.json: missing required key \"machine\"", NULL});
 }
 
 TEST(bad_missing_keys) {
@@ -189,16 +189,16 @@ TEST(bad_types) {
                    "inv.json: disks[1].labels: expected an array, got a string");
         expect_bad("\"signatures\": []", "\"signatures\": [], \"boot_medium\": 1",
                    "inv.json: disks[1].boot_medium: expected true or false, got an integer");
-        expect_errors("{\"machine\": [], \"disks\": [], \"nics\": []}",
-                      (const char *const[]){"inv.json: machine: expected an object, got an array",
-                                            NULL});
+        expect_errors(
+                "{\"machine\": [], \"disks\": [], \"nics\": []}",
+                (const char *const[]){"inv.json: machine: expected an object, got an array", NULL});
         expect_bad(" \"disks\": [", " \"disks\": [\"sdz\", ",
                    "inv.json: disks[0]: expected an object, got a string");
         expect_bad("\"speed_mbps\": 1000", "\"speed_mbps\": true",
                    "inv.json: nics[0].speed_mbps: expected an integer, got a boolean");
-        expect_errors("{\"machine\": " MACHINE ", \"disks\": [], \"nics\": {}}",
-                      (const char *const[]){"inv.json: nics: expected an array, got an object",
-                                            NULL});
+        expect_errors(
+                "{\"machine\": " MACHINE ", \"disks\": [], \"nics\": {}}",
+                (const char *const[]){"inv.json: nics: expected an array, got an object", NULL});
 }
 
 TEST(bad_values) {
@@ -277,9 +277,9 @@ TEST(bad_limits) {
                 fprintf(f, "%s{}", i ? ", " : "");
         fputs("]}", f);
         fclose(f);
-        expect_errors(disks, (const char *const[]){
-                                     "inv.json: disks: has 257 entries; at most 256 are supported",
-                                     NULL});
+        expect_errors(disks,
+                      (const char *const[]){
+                              "inv.json: disks: has 257 entries; at most 256 are supported", NULL});
 }
 
 TEST(every_problem_is_reported) {

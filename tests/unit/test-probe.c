@@ -99,7 +99,8 @@ static void put(const char *root, const char *rel, const char *fmt, ...) {
 /* root/link -> root/target (absolute: these trees are not committed). */
 static void put_link(const char *root, const char *link, const char *target) {
         _cleanup_free_ char *l = NULL, *t = NULL;
-        ASSERT_TRUE(asprintf(&l, "%s/%s", root, link) > 0 && asprintf(&t, "%s/%s", root, target) > 0);
+        ASSERT_TRUE(asprintf(&l, "%s/%s", root, link) > 0 &&
+                    asprintf(&t, "%s/%s", root, target) > 0);
         put(root, link, "%s", ""); /* creates the directories */
         ASSERT_EQ(unlink(l), 0);
         ASSERT_EQ(symlink(t, l), 0);
@@ -161,17 +162,21 @@ TEST(transport_from_device_path) {
         fake_machine(root);
         fake_disk(root, "sda", "devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0",
                   1000, 1);
-        fake_disk(root, "sdb", "devices/pci0000:00/0000:00:03.0/0000:05:00.0/host4/port-4:0/"
-                  "end_device-4:0/target4:0:0/4:0:0:0", 1000, 1);
-        /* A USB-SATA bridge has ata-like names behind it: it is still USB. */
-        fake_disk(root, "sdc", "devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/host5/"
-                  "target5:0:0/5:0:0:0", 1000, 1);
-        fake_disk(root, "sdd", "devices/pci0000:00/0000:00:04.0/host1/target1:0:0/1:0:0:0",
+        fake_disk(root, "sdb",
+                  "devices/pci0000:00/0000:00:03.0/0000:05:00.0/host4/port-4:0/"
+                  "end_device-4:0/target4:0:0/4:0:0:0",
                   1000, 1);
+        /* A USB-SATA bridge has ata-like names behind it: it is still USB. */
+        fake_disk(root, "sdc",
+                  "devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/host5/"
+                  "target5:0:0/5:0:0:0",
+                  1000, 1);
+        fake_disk(root, "sdd", "devices/pci0000:00/0000:00:04.0/host1/target1:0:0/1:0:0:0", 1000,
+                  1);
         fake_disk(root, "xvda", "devices/vbd-51712", 1000, 0);
         /* NVMe is solid state whatever the queue says. */
-        fake_disk(root, "nvme0n1", "devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0",
-                  1000, 1);
+        fake_disk(root, "nvme0n1", "devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0", 1000,
+                  1);
         fake_disk(root, "mmcblk1", NULL, 1000, 0);
         inv = probe_tree(root);
         ASSERT_EQ(inv->n_disks, 7);
@@ -302,20 +307,20 @@ static void write_md_superblock(const char *path, uint64_t offset, uint64_t size
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 
         ASSERT_TRUE(fd >= 0);
-        put_le32(sb, 0, 0xa92b4efc); /* magic */
-        put_le32(sb, 4, 1); /* major_version */
-        memset(sb + 16, 0x5a, 16); /* set_uuid */
-        strncpy((char *)sb + 32, name, 32); /* set_name */
-        put_le64(sb, 64, 1700000000); /* ctime */
-        put_le32(sb, 72, 0); /* level: raid0 */
-        put_le32(sb, 88, 1024); /* chunksize: 512 KiB in sectors */
-        put_le32(sb, 92, 2); /* raid_disks */
-        put_le64(sb, 128, 2048); /* data_offset (sectors) */
+        put_le32(sb, 0, 0xa92b4efc);          /* magic */
+        put_le32(sb, 4, 1);                   /* major_version */
+        memset(sb + 16, 0x5a, 16);            /* set_uuid */
+        strncpy((char *)sb + 32, name, 32);   /* set_name */
+        put_le64(sb, 64, 1700000000);         /* ctime */
+        put_le32(sb, 72, 0);                  /* level: raid0 */
+        put_le32(sb, 88, 1024);               /* chunksize: 512 KiB in sectors */
+        put_le32(sb, 92, 2);                  /* raid_disks */
+        put_le64(sb, 128, 2048);              /* data_offset (sectors) */
         put_le64(sb, 136, size / 512 - 2048); /* data_size */
-        put_le64(sb, 144, 8); /* super_offset: 4 KiB, in sectors, from the member's start */
+        put_le64(sb, 144, 8);       /* super_offset: 4 KiB, in sectors, from the member's start */
         memset(sb + 168, 0xa5, 16); /* device_uuid */
         put_le64(sb, 192, 1700000000); /* utime */
-        put_le64(sb, 200, 1); /* events */
+        put_le64(sb, 200, 1);          /* events */
         put_le32(sb, 220, 2); /* max_dev; dev_roles[] = {0, 1} follow the 256-byte header */
         sb[258] = 1;
         for (size_t i = 0; i < sizeof(sb); i += 4) {
@@ -405,8 +410,7 @@ TEST(image_signatures) {
         /* sdd: the layout labforge itself makes: a GPT partition holding an md member. */
         p = image(root, "sdd", 64);
         gpt(p, "lf:store1:boot", "lf:store1:bulk");
-        write_md_superblock(p, (uint64_t)P2_START * 512, (uint64_t)P2_SECTORS * 512,
-                            "store1:bulk");
+        write_md_superblock(p, (uint64_t)P2_START * 512, (uint64_t)P2_SECTORS * 512, "store1:bulk");
 
         /* sde: blank. */
         image(root, "sde", 16);
@@ -437,9 +441,9 @@ static void on_loop(const char *lvm_dir, const char *path, uint64_t offset, uint
 
         snprintf(o, sizeof(o), "%llu", (unsigned long long)offset);
         snprintf(s, sizeof(s), "%llu", (unsigned long long)size);
-        ASSERT_EQ(lf_cmd_add_args(c, "--find", "--show", "--offset", o, "--sizelimit", s, path,
-                                  NULL),
-                  0);
+        ASSERT_EQ(
+                lf_cmd_add_args(c, "--find", "--show", "--offset", o, "--sizelimit", s, path, NULL),
+                0);
         if (lf_cmd_run_ok(c, &res) < 0)
                 lf_test_fail(__FILE__, __LINE__, "losetup: %s", res.err ? res.err : "");
         snprintf(loopdev, sizeof(loopdev), "%s", res.out);
@@ -502,8 +506,8 @@ TEST(image_lvm_signatures) {
         gpt(p, "swap", "lf:old:pv");
         on_loop(NULL, p, (uint64_t)P1_START * 512, (uint64_t)P1_SECTORS * 512, "mkswap", "-L",
                 "SWAP1", NULL);
-        on_loop(lvm_dir, p, (uint64_t)P2_START * 512, (uint64_t)P2_SECTORS * 512, "pvcreate",
-                "-y", "-q", NULL);
+        on_loop(lvm_dir, p, (uint64_t)P2_START * 512, (uint64_t)P2_SECTORS * 512, "pvcreate", "-y",
+                "-q", NULL);
 
         inv = probe_tree(root);
         ASSERT_SIGNATURES(disk(inv, "sda"), "LVM2_member");
