@@ -1,6 +1,22 @@
 /* The planner: manifest + inventory -> plan, every rule of DESIGN §5.3. Decisions the design
  * leaves open are taken here, each with its reason next to it; the text form of the plan
- * states them to the admin. */
+ * states them to the admin. In short:
+ * - Boot disk (GPT): 1 MiB BIOS boot, 512 MiB ESP (vfat, /boot/efi), 32 GiB root (ext4), the
+ *   rest to its class; below 40 GiB root takes it all (warning). Other disks: one partition.
+ *   Partitions are aligned at 1 MiB and named "lf:<node>:bios|esp|root|fast|bulk", which is how
+ *   a later probe recognises this node's own layout (always reusable: rebuild).
+ * - A class with two or more members is md RAID0 /dev/md/<class> (metadata 1.2, chunk 512K),
+ *   else its partition is the PV; PVs are tagged fast/bulk in VG labvg.
+ * - storage: LV vmbase (golden images, /srv/labforge/base) is 50% of fast with HDDs present,
+ *   else 40% of the only class; per-VM snapshots take the free space of bulk (or of fast
+ *   without HDDs); /srv/labforge/vms is exported to the storage-link subnet only.
+ * - kvm / login: LV scratch / state on /var/lib/labforge, all of fast (else bulk); 16 GiB on
+ *   bulk (else fast) beside a storage layout. kvm mounts the VM store over its first link to a
+ *   storage node.
+ * - Disks with signatures: erased only under the disk policy or for a rebuild; else the plan
+ *   fails naming the disk. Network: management on the PXE NIC (or the bond holding it), one
+ *   /31 per link (storage side even), MTU from the manifest. sysctl: DESIGN tuning for storage
+ *   and kvm, then role, then node overrides. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -1121,7 +1137,8 @@ int lf_plan_build(const lf_manifest *m, const char *node_name, const lf_inventor
         if (!node)
                 return unknown_node(m, node_name, diag);
         if (inv->n_disks > LF_INVENTORY_MAX_DISKS)
-                return -E2BIG;
+                return lf_diag_add(diag, NULL, 0, "the inventory lists %zu disks; at most %d are "
+                                   "supported", inv->n_disks, LF_INVENTORY_MAX_DISKS);
 
         p = calloc(1, sizeof(*p));
         if (!p)
