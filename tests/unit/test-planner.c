@@ -129,6 +129,11 @@ TEST(kvm_one_disk) {
         golden("kvm-one-disk", "kvm-one-disk", "room", "kvm1");
 }
 
+/* No storage node in the lab: no mount, no warning, a static address, the 10G NIC unused. */
+TEST(kvm_without_storage_node) {
+        golden("kvm-without-storage", "kvm-one-disk", "kvm-only", "kvm1");
+}
+
 TEST(sysctl_override) {
         golden("sysctl-override", "sysctl-override", "room", "kvm2");
 }
@@ -348,6 +353,34 @@ TEST(error_layout_of_another_node) {
 }
 
 /* ---- Reading plans back ---- */
+
+TEST(plan_load_reads_golden_file) {
+        lf_plan *p = NULL;
+        lf_diag d = {};
+
+        int r = lf_plan_load(lf_test_path(DIR "kvm-one-disk.plan.json"), &d, &p);
+        lf_diag_print(&d);
+        lf_diag_clear(&d);
+        ASSERT_EQ(r, 0);
+        char *json = plan_json(p);
+        lf_plan_free(p);
+        char *want = lf_test_read_file(DIR "kvm-one-disk.plan.json");
+        int same = streq(json, want);
+        free(json);
+        free(want);
+        ASSERT_TRUE(same);
+}
+
+TEST(plan_load_missing_file) {
+        lf_plan *p = NULL;
+        lf_diag d = {};
+
+        ASSERT_TRUE(lf_plan_load("/nonexistent/plan.json", &d, &p) < 0);
+        ASSERT_TRUE(p == NULL);
+        ASSERT_EQ(d.n, 1);
+        ASSERT_CONTAINS(d.msgs[0], "/nonexistent/plan.json: cannot open");
+        lf_diag_clear(&d);
+}
 
 static lf_diag bad_plan(const char *edit_from, const char *edit_to) {
         _cleanup_plan_ lf_plan *p = build("kvm-one-disk", "room", "kvm1"), *back = NULL;
