@@ -9,11 +9,11 @@
 
 static void validate_usage(FILE *f) {
         fprintf(f, "usage: labforge validate LAB.xml\n\n"
-                   "Checks the lab manifest LAB.xml against the lab schema and the rules a schema\n"
-                   "cannot express (unique names and MACs, links between a storage node and one\n"
-                   "other node, subnets that do not overlap, durations, times, ...). Prints one\n"
-                   "summary line when the manifest is right; otherwise prints every problem as\n"
-                   "FILE:LINE: message on stderr and exits with status 2.\n");
+                   "Checks the lab manifest LAB.xml against the lab schema and the rules a\n"
+                   "schema cannot express (unique names and MACs, links between a storage node\n"
+                   "and one other node, subnets that do not overlap, durations, times, ...).\n"
+                   "Prints one summary line when the manifest is right; otherwise prints every\n"
+                   "problem as FILE:LINE: message on stderr and exits with status 2.\n");
 }
 
 static const char *plural(size_t n, const char *one, const char *many) {

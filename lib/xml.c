@@ -309,21 +309,30 @@ static const char *qname(const xmlNs *ns, const xmlChar *name, char *buf, size_t
 }
 
 /* Checks the value of an enumerated attribute, naming every allowed value when it is wrong. */
+/* What to write for attribute pa: name="a", name="b" or name="c" when it is enumerated,
+ * name="..." otherwise; returns false when any value is allowed. */
+static bool suggest_values(const pat_item *pa, const char **values, size_t nv, char *buf,
+                           size_t len) {
+        size_t o = 0;
+
+        snprintf(buf, len, "%s=\"...\"", pa->name);
+        for (size_t i = 0; i < nv && o < len; i++) {
+                const char *sep = i == 0 ? "" : i + 1 == nv ? " or " : ", ";
+                o += (size_t)snprintf(buf + o, len - o, "%s%s=\"%s\"", sep, pa->name, values[i]);
+        }
+        return nv > 0;
+}
+
 static void explain_value(explainer *ex, const xmlNode *n, const pat_item *pa) {
         const char *values[16], *v = lf_xml_attr(n, pa->name);
-        size_t nv = attr_values(pa->def, values, ELEMENTSOF(values)), o = 0;
+        size_t nv = attr_values(pa->def, values, ELEMENTSOF(values));
         char buf[512], shown[64];
 
-        if (nv == 0 || !v)
+        if (!suggest_values(pa, values, nv, buf, sizeof(buf)) || !v)
                 return;
         for (size_t i = 0; i < nv; i++)
                 if (streq(v, values[i]))
                         return;
-        for (size_t i = 0; i < nv && o < sizeof(buf); i++) {
-                const char *sep = i == 0 ? "" : i + 1 == nv ? " or " : ", ";
-                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s=\"%s\"", sep, pa->name,
-                                      values[i]);
-        }
         problem(ex, n, "invalid %s=\"%s\" on <%s>; use %s", pa->name,
                 shorten(v, shown, sizeof(shown)), (const char *)n->name, buf);
 }
@@ -349,12 +358,13 @@ static void explain_attrs(explainer *ex, const xmlNode *n, const pattern *p) {
                                 name, join_names(p->attrs, p->n_attrs, false, buf, sizeof(buf)));
         }
         for (size_t i = 0; i < p->n_attrs; i++) {
-                const char *an = p->attrs[i].name;
-                if (p->attrs[i].required && !xmlHasNsProp(n, (const xmlChar *)an, NULL))
-                        problem(ex, n,
-                                "<%s> lacks the required attribute '%s'; add "
-                                "%s=\"...\"",
-                                el, an, an);
+                const pat_item *pa = &p->attrs[i];
+                const char *values[16], *an = pa->name;
+                if (!pa->required || xmlHasNsProp(n, (const xmlChar *)an, NULL))
+                        continue;
+                suggest_values(pa, values, attr_values(pa->def, values, ELEMENTSOF(values)), buf,
+                               sizeof(buf));
+                problem(ex, n, "<%s> lacks the required attribute '%s'; add %s", el, an, buf);
         }
 }
 

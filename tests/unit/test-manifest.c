@@ -329,7 +329,8 @@ TEST(too_large) {
         ASSERT_EQ(write(fd, buf, len), (ssize_t)len);
         close(fd);
         ASSERT_EQ(lf_manifest_load(path, &d, &m), -EFBIG);
-        snprintf(want, sizeof(want), "%s: is larger than 1048576 bytes; refusing to read it", path);
+        snprintf(want, sizeof(want), "%s: is larger than %u bytes; refusing to read it", path,
+                 LF_XML_MAX_BYTES);
         ASSERT_STREQ(d.msgs[0], want);
         lf_diag_clear(&d);
 }
@@ -363,6 +364,21 @@ TEST(schema_missing_attribute) {
         EXPECT_REFUSED("bad-missing-attribute.xml",
                        "bad-missing-attribute.xml:5: <node> lacks the required attribute 'mac'; "
                        "add mac=\"...\"");
+}
+
+TEST(schema_missing_enumerated_attribute) {
+        static const char doc[] = "<lab name=\"t\">\n"
+                                  "<appliance interface=\"eth0\" address=\"10.0.0.1/24\"/>\n"
+                                  "<network><management subnet=\"10.0.0.0/24\"/></network>\n"
+                                  "<node name=\"n1\" role=\"kvm\" mac=\"52:54:00:00:00:01\"/>\n"
+                                  "<disk-policy/>\n"
+                                  "</lab>\n";
+        expect_refused_buffer(
+                "t.xml", doc, strlen(doc),
+                (const char *const[]){"t.xml:5: <disk-policy> lacks the required attribute "
+                                      "'wipe'; add wipe=\"never\", wipe=\"listed\" or "
+                                      "wipe=\"all\"",
+                                      NULL});
 }
 
 TEST(schema_unknown_element) {
@@ -589,8 +605,8 @@ TEST(addresses) {
 TEST(dhcp_range) {
         EXPECT_REFUSED("bad-dhcp-range-proxy.xml",
                        "bad-dhcp-range-proxy.xml:3: <appliance "
-                       "dhcp-range=\"192.168.1.100-192.168.1.199\">: only used with dhcp=\"full\"; "
-                       "remove it or set dhcp=\"full\"");
+                       "dhcp-range=\"192.168.1.100-192.168.1.199\">: only used with "
+                       "dhcp=\"full\"; remove it or set dhcp=\"full\"");
         EXPECT_REFUSED("bad-dhcp-range.xml",
                        "bad-dhcp-range.xml:4: <appliance "
                        "dhcp-range=\"192.168.1.100-192.168.2.10\">: not inside the management "
