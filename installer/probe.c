@@ -79,9 +79,10 @@ static int read_attr(const char *dir, const char *name, char **ret) {
         size_t len = strlen(s);
         while (len > 0 && isspace((unsigned char)s[len - 1]))
                 s[--len] = 0;
-        /* Keep the value printable: firmware strings sometimes carry control bytes. */
+        /* Keep the value printable ASCII (so also valid UTF-8 in JSON): firmware strings sometimes
+         * carry control bytes or a legacy code page. */
         for (char *c = s; *c; c++)
-                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
                         *c = '?';
         memmove(buf, s, len + 1);
         if (len > LF_INVENTORY_MAX_STRING)
@@ -256,8 +257,6 @@ static int by_id_rank(const char *n) {
         static const char *const good[] = {"ata-", "nvme-", "scsi-", "usb-", "virtio-", "mmc-"};
         if (has_prefix(n, "wwn-") || has_prefix(n, "nvme-eui.") || has_prefix(n, "nvme-nvme."))
                 return 2;
-        if (strstr(n, "-part"))
-                return -1; /* a partition's link, never the disk's */
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 if (has_prefix(n, good[i]))
                         return 0;
@@ -280,7 +279,8 @@ static int find_by_id(const probe_ctx *c, const char *name, char **ret) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *target = NULL;
                 int rank = by_id_rank(l[i]);
-                if (rank < 0 || link_basename(dir, l[i], &target) < 0 || !streq(target, name))
+                /* Partition links ("...-part1") point at sda1, not sda: the target decides. */
+                if (link_basename(dir, l[i], &target) < 0 || !streq(target, name))
                         continue;
                 /* Same rank: the shorter name ("nvme-X_S1" over "nvme-X_S1_1"), then sorted. */
                 if (!best || rank < best_rank ||
@@ -300,7 +300,7 @@ static int find_by_id(const probe_ctx *c, const char *name, char **ret) {
  * the last '_' is the best we have. */
 static char *serial_from_by_id(const char *by_id) {
         const char *base = strrchr(by_id, '/');
-        if (!base || has_prefix(base + 1, "wwn-") || has_prefix(base + 1, "nvme-eui."))
+        if (!base || by_id_rank(base + 1) == 2)
                 return NULL;
         const char *us = strrchr(base, '_');
         if (!us || !us[1])
