@@ -3,6 +3,7 @@
 #   ./build.sh            install dependencies (when missing) and build build/bin/*
 #   ./build.sh deps       install build and test dependencies from Debian packages
 #   ./build.sh check      deps, then `make check` (every test)
+#   ./build.sh images     deps, build, then the images in build/images/ (installer netboot pair)
 #   ./build.sh demo       deps, build, and run the main job on examples/room-301/
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,11 +13,13 @@ DEPS=(
 	build-essential
 	clang
 	clang-format
+	cpio
 	dosfstools
 	e2fsprogs
 	fdisk
 	gdisk
 	jq
+	kmod
 	libblkid-dev
 	libclang-rt-14-dev
 	libjson-c-dev
@@ -27,6 +30,7 @@ DEPS=(
 	mdadm
 	mount
 	pkg-config
+	qemu-system-x86
 	util-linux
 )
 
@@ -67,5 +71,6 @@ deps) deps ;;
 build) deps; make -j"$jobs" all ;;
 check) deps; make -j"$jobs" check ;;
 demo) deps; make -j"$jobs" all; demo ;;
-*) echo "usage: $0 [deps|build|check|demo]" >&2; exit 2 ;;
+images) deps; make -j"$jobs" all; images/build-netboot.sh ;;
+*) echo "usage: $0 [deps|build|check|demo|images]" >&2; exit 2 ;;
 esac

@@ -66,6 +66,7 @@ run_scripts() {
 	local dir=$1 t
 	for t in "$top"/tests/"$dir"/*.sh; do
 		[ -f "$t" ] || continue
+		case ${t##*/} in lib-*) continue ;; esac # helpers the tests source
 		run_one "$dir/$(basename "$t" .sh)" bash "$t"
 	done
 }
