@@ -48,7 +48,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIB_A := $(O)/liblabforge.a
 INSTALLER_A := $(O)/libinstaller.a
 APPLIANCE_A := $(O)/libappliance.a
-ROLES_A := $(O)/libroles.a
+# roles/ has no C code yet: only link its archive once it does.
+ROLES_A := $(if $(ROLES_SRC),$(O)/libroles.a)
 
 BINS := $(O)/bin/labforge $(O)/bin/labforge-install
 ifneq ($(wildcard roles/main.c),)
@@ -82,7 +83,7 @@ $(INSTALLER_A): $(call obj,$(INSTALLER_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 $(APPLIANCE_A): $(call obj,$(APPLIANCE_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
-$(ROLES_A): $(call obj,$(ROLES_SRC))
+$(O)/libroles.a: $(call obj,$(ROLES_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/bin/labforge: $(call obj,appliance/main.c) $(APPLIANCE_A) $(LIB_A)
