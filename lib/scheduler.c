@@ -46,8 +46,13 @@ struct sched {
         int *scratch_h; /* n_hosts ints for ordered walks over a heap */
         int *scratch_v; /* n_vms ints */
         int64_t typical_mb;
+        int64_t min_vm_mb; /* the smallest VM: hosts without this much free take nothing */
         size_t n_place_failures;
-        heap emptier; /* usable hosts, fewest VMs first (placement's order) */
+        heap emptier;     /* hosts that can take a VM, fewest VMs first (placement's order) */
+        uint64_t version; /* bumped by every move, to reuse the last "no room" reason */
+        uint64_t why_version;
+        int64_t why_mem;
+        char why[320];
         int oom;
 };
 
@@ -185,6 +190,8 @@ static bool cpu_ok(const sched *sc, int host, int vm) {
         return sc->h[host].util + share(sc, host, vm) < sc->p->cpu_high;
 }
 
+static void track(sched *sc, int host);
+
 /* Moves a VM in the working state only (trials use it too, and undo it). */
 static void shift(sched *sc, int vm, int to) {
         int from = sc->vm_host[vm];
@@ -199,6 +206,11 @@ static void shift(sched *sc, int vm, int to) {
                 sc->h[to].util += share(sc, to, vm);
         }
         sc->vm_host[vm] = to;
+        sc->version++;
+        if (from >= 0)
+                track(sc, from);
+        if (to >= 0)
+                track(sc, to);
 }
 
 static bool held(const sched *sc, int vm) {
@@ -297,6 +309,18 @@ static int heap_pop(heap *hp) {
         int x = hp->a[0];
         heap_remove(hp, x);
         return x;
+}
+
+/* Keeps the emptier heap to the hosts that could take the smallest VM, so full hosts cost
+ * nothing in the searches. Called whenever a host's numbers or usability change. */
+static void track(sched *sc, int host) {
+        const hstate *h = &sc->h[host];
+        int64_t max = sc->s->hosts[host].max_vms;
+        if (h->usable && (max < 0 || h->vms < max) && free_mb(sc, host) >= sc->min_vm_mb) {
+                heap_push(&sc->emptier, host);
+                heap_update(&sc->emptier, host);
+        } else
+                heap_remove(&sc->emptier, host);
 }
 
 /* --- Orders (every one ends with the name, so ties are broken the same way every time) --- */
@@ -400,9 +424,16 @@ static int best_host(const sched *sc, const heap *hp, int vm, bool check_cpu) {
 }
 
 /* Why no up host can take vm, for failures. */
-static void why_no_room(const sched *sc, int vm, int except, char *buf, size_t len) {
+static void why_no_room(sched *sc, int vm, int except, char *buf, size_t len) {
         int64_t up = 0, at_max = 0, short_mem = 0;
         int most = -1;
+
+        /* An over-full cluster fails VM after VM with nothing changing in between. */
+        if (except < 0 && sc->why_version == sc->version && sc->why_mem == VM(sc, vm)->mem_mb &&
+            sc->why[0]) {
+                snprintf(buf, len, "%s", sc->why);
+                return;
+        }
         for (size_t i = 0; i < sc->s->n_hosts; i++) {
                 int x = (int)i;
                 if (!sc->h[x].usable || x == except)
@@ -426,6 +457,11 @@ static void why_no_room(const sched *sc, int vm, int except, char *buf, size_t l
                  (long long)up, except >= 0 ? "other " : "", plural(up, "host", "hosts"),
                  (long long)VM(sc, vm)->mem_mb, (long long)at_max, (long long)short_mem,
                  HN(sc, most), (long long)(free_mb(sc, most) > 0 ? free_mb(sc, most) : 0));
+        if (except < 0) {
+                snprintf(sc->why, sizeof(sc->why), "%s", buf);
+                sc->why_version = sc->version;
+                sc->why_mem = VM(sc, vm)->mem_mb;
+        }
 }
 
 static void migrate(sched *sc, int vm, int to, lf_sched_reason reason) {
@@ -434,8 +470,6 @@ static void migrate(sched *sc, int vm, int to, lf_sched_reason reason) {
         shift(sc, vm, to);
         sc->vm_planned[vm] = true;
         sc->h[to].received = true;
-        heap_update(&sc->emptier, m.from);
-        heap_update(&sc->emptier, to);
 }
 
 /* --- Maintenance: evacuate, ignoring the migration hold (DESIGN §6) --- */
@@ -522,7 +556,6 @@ static void place_pending(sched *sc) {
                 shift(sc, vm, to);
                 sc->vm_planned[vm] = true;
                 sc->h[to].received = true;
-                heap_update(&sc->emptier, to);
                 started++;
         }
         if (started > 1 && sc->p->boot_stagger_s > 0)
@@ -639,8 +672,15 @@ static void balance_memory(sched *sc, int64_t interval) {
 
         while (!sc->oom && full.n > 0) {
                 int from = full.a[0], to = -1, vm = -1;
-                if (sc->h[from].vms - sc->h[sc->emptier.a[0]].vms <= 1)
+                if (sc->emptier.n == 0 || sc->h[from].vms - sc->h[sc->emptier.a[0]].vms <= 1) {
+                        spread_of(sc, &mx, &mn);
+                        if (sc->h[from].vms - sc->h[mn].vms > 1)
+                                say(sc,
+                                    "memory balance: %s keeps its %lld VMs: the hosts with "
+                                    "fewer VMs have no room for another (memory or max_vms)",
+                                    HN(sc, from), (long long)sc->h[from].vms);
                         break;
+                }
                 size_t n = vms_on(sc, from), movables = 0;
                 for (size_t i = 0; i < n; i++)
                         movables += movable(sc, sc->scratch_v[i]);
@@ -885,6 +925,14 @@ static void power_on_one(sched *sc, int64_t free_slots) {
         power(sc, best, true);
 }
 
+/* Puts the first n VMs of scratch_v back on host, which becomes a destination again. */
+static void undo_empty(sched *sc, int host, size_t n) {
+        for (size_t j = n; j-- > 0;)
+                shift(sc, sc->scratch_v[j], host);
+        sc->h[host].usable = true;
+        track(sc, host);
+}
+
 /* Tries to empty `host` into the other usable hosts. On success the VMs are moved in the
  * working state and listed in scratch_v (destinations in vm_host); returns the free slots
  * left on the other hosts. On failure everything is undone and -1 returned with *ret_stuck
@@ -894,36 +942,22 @@ static int64_t try_empty(sched *sc, int host, int64_t free_slots, size_t *ret_n,
         int64_t left = free_slots - slots(sc, host);
 
         qsort_r(sc->scratch_v, n, sizeof(int), vm_mem_desc_cmp, sc);
-        heap_remove(&sc->emptier, host);
+        sc->h[host].usable = false; /* not a destination of its own VMs */
+        track(sc, host);
         for (size_t i = 0; i < n; i++) {
                 int vm = sc->scratch_v[i];
                 int to = best_host(sc, &sc->emptier, vm, true);
                 if (to < 0) {
-                        for (size_t j = i; j-- > 0;) {
-                                int back = sc->scratch_v[j], d = sc->vm_host[back];
-                                shift(sc, back, host);
-                                heap_update(&sc->emptier, d);
-                        }
-                        heap_push(&sc->emptier, host);
+                        undo_empty(sc, host, i);
                         *ret_stuck = vm;
                         return -1;
                 }
                 int64_t before = slots(sc, to);
                 shift(sc, vm, to);
                 left -= before - slots(sc, to);
-                heap_update(&sc->emptier, to);
         }
         *ret_n = n;
         return left;
-}
-
-static void undo_empty(sched *sc, int host, size_t n) {
-        for (size_t j = n; j-- > 0;) {
-                int vm = sc->scratch_v[j], d = sc->vm_host[vm];
-                shift(sc, vm, host);
-                heap_update(&sc->emptier, d);
-        }
-        heap_push(&sc->emptier, host);
 }
 
 /* After an evacuation: where the moved VMs (scratch_v[0..n)) went and how loaded those hosts
@@ -1161,9 +1195,12 @@ static int sched_init(sched *sc, const lf_snapshot *s, lf_plan_sched *plan) {
                 if (host >= 0)
                         sc->on_host[sc->on_start[host] + fill[host]++] = vm;
         }
+        sc->min_vm_mb = nv ? INT64_MAX : 1;
+        for (size_t i = 0; i < nv; i++)
+                if (s->vms[i].mem_mb < sc->min_vm_mb)
+                        sc->min_vm_mb = s->vms[i].mem_mb;
         for (size_t i = 0; i < nh; i++)
-                if (sc->h[i].usable)
-                        heap_push(&sc->emptier, (int)i);
+                track(sc, (int)i);
         return 0;
 }
 

@@ -96,6 +96,7 @@ GOLDEN_TEST(place_overfull, "place-overfull", LF_SCHED_PLACE, true)
 GOLDEN_TEST(maintenance_evacuate, "maintenance-evacuate", LF_SCHED_MEMORY, true)
 GOLDEN_TEST(memory_balance, "memory-balance", LF_SCHED_MEMORY, true)
 GOLDEN_TEST(memory_stuck, "memory-stuck", LF_SCHED_MEMORY, false)
+GOLDEN_TEST(memory_no_room, "memory-no-room", LF_SCHED_MEMORY, false)
 GOLDEN_TEST(memory_min_interval, "memory-min-interval", LF_SCHED_MEMORY, false)
 GOLDEN_TEST(compute_hot, "compute-hot", LF_SCHED_COMPUTE, true)
 GOLDEN_TEST(compute_no_cool, "compute-no-cool", LF_SCHED_COMPUTE, false)
@@ -277,6 +278,7 @@ static const char *const all_fixtures[] = {
         "failed-midplan",
         "energy-cycles",
         "energy-power-on-min-interval",
+        "memory-no-room",
 };
 
 /* The same snapshot with hosts and VMs in reverse order. */
