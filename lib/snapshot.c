@@ -440,35 +440,34 @@ static int read_host(const lf_json_ctx *ctx, json_object *o, const char *path, l
         return ro ? ro : r ? -EINVAL : 0;
 }
 
-static int read_vm(const lf_json_ctx *ctx, json_object *o, const char *path, const named *hosts,
-                   size_t n_hosts, lf_sched_vm *v) {
+/* The index of the first host of that name in the sorted table, -1 if none. */
+static int find_host(const named *hosts, size_t n, const char *name) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (strcmp(hosts[mid].name, name) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n && streq(hosts[lo].name, name) ? (int)hosts[lo].idx : -1;
+}
+
+/* Reads one VM; its host's name (NULL: pending) goes to *ret_host for the caller to resolve. */
+static int read_vm(const lf_json_ctx *ctx, json_object *o, const char *path, lf_sched_vm *v,
+                   const char **ret_host) {
         static const char *const keys[] = {"name",      "host",   "mem_mb",        "vcpus",
                                            "cpu_cores", "pinned", "last_migrated", NULL};
-        const char *name = NULL, *host = NULL;
+        const char *name = NULL;
         int r = 0;
 
         *v = (lf_sched_vm){.host = -1, .last_migrated = LF_TIME_NONE};
+        *ret_host = NULL;
         if (lf_json_expect_object(ctx, o, path) < 0)
                 return -EINVAL;
         r |= check_keys(ctx, o, path, keys);
         r |= lf_json_get_string(ctx, o, path, "name", true, &name);
-        r |= lf_json_get_string_or_null(ctx, o, path, "host", true, &host);
-        if (host) {
-                /* Lower bound by name: the first host of that name. */
-                size_t lo = 0, hi = n_hosts;
-                while (lo < hi) {
-                        size_t mid = (lo + hi) / 2;
-                        if (strcmp(hosts[mid].name, host) < 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                if (lo < n_hosts && streq(hosts[lo].name, host))
-                        v->host = (int)hosts[lo].idx;
-                else
-                        r |= lf_diag_add(ctx->diag, ctx->file, 0,
-                                         "%s.host: no host named \"%s\" in hosts", path, host);
-        }
+        r |= lf_json_get_string_or_null(ctx, o, path, "host", true, ret_host);
         r |= lf_json_get_int(ctx, o, path, "mem_mb", true, INT64_MIN, INT64_MAX, &v->mem_mb);
         r |= lf_json_get_int(ctx, o, path, "vcpus", true, INT64_MIN, INT64_MAX, &v->vcpus);
         r |= lf_json_get_double(ctx, o, path, "cpu_cores", true, -DBL_MAX, DBL_MAX, &v->cpu_cores);
@@ -599,11 +598,14 @@ int lf_snapshot_from_json(json_object *o, const char *file, lf_diag *diag, lf_sn
                 n_index += s->hosts[i].name != NULL;
         for (size_t i = 0; i < nv; i++) {
                 lf_sched_vm v;
+                const char *host = NULL;
                 snprintf(path, sizeof(path), "vms[%zu]", i);
-                rr = read_vm(&ctx, json_object_array_get_idx(vms, i), path, host_index, n_index,
-                             &v);
+                rr = read_vm(&ctx, json_object_array_get_idx(vms, i), path, &v, &host);
                 if (rr == -ENOMEM)
                         return rr;
+                if (host && (v.host = find_host(host_index, n_index, host)) < 0)
+                        r = lf_diag_add(diag, file, 0, "%s.host: no host named \"%s\" in hosts",
+                                        path, host);
                 if (rr < 0 || check_vm(&c, path, &v) < 0)
                         r = -EINVAL;
                 rr = lf_snapshot_add_vm(s, &v);
