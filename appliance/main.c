@@ -13,6 +13,7 @@ static const struct {
 } verbs[] = {
         {"validate", verb_validate, "check a lab manifest and summarise the room"},
         {"schedule", verb_schedule, "print the VM scheduler's plan for a cluster snapshot"},
+        {"simulate", verb_simulate, "replay a classroom day through the scheduler and compare"},
         {"plan", verb_plan, "print the install plan of one node (manifest + inventory)"},
 };
 

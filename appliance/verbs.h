@@ -5,4 +5,5 @@
 
 int verb_plan(int argc, char **argv);
 int verb_schedule(int argc, char **argv);
+int verb_simulate(int argc, char **argv);
 int verb_validate(int argc, char **argv);

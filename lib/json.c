@@ -239,6 +239,26 @@ int lf_json_expect_object(const lf_json_ctx *ctx, json_object *obj, const char *
                            *path ? path : "top level", ": ", type_name(obj));
 }
 
+int lf_json_check_keys(const lf_json_ctx *ctx, json_object *obj, const char *path,
+                       const char *const *known) {
+        int r = 0;
+        json_object_object_foreach(obj, key, val) {
+                (void)val;
+                bool ok = false;
+                for (const char *const *k = known; *k && !ok; k++)
+                        ok = streq(*k, key);
+                if (ok)
+                        continue;
+                char list[512] = "";
+                for (const char *const *k = known; *k; k++)
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                                 k == known ? "" : ", ", *k);
+                r = lf_diag_add(ctx->diag, ctx->file, 0, "%s%s%s: unknown key; known keys: %s",
+                                path, *path ? "." : "", key, list);
+        }
+        return r;
+}
+
 json_object *lf_json_new_double(double v, int decimals) {
         char buf[64];
         double scale = pow(10, decimals);

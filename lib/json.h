@@ -50,6 +50,10 @@ int lf_json_get_object(const lf_json_ctx *ctx, json_object *obj, const char *pat
 const char *lf_json_type_name(json_object *o);
 /* Checks that obj is an object (top level or array element) and reports it otherwise. */
 int lf_json_expect_object(const lf_json_ctx *ctx, json_object *obj, const char *path);
+/* Refuses keys of obj outside `known` (NULL-terminated), naming each with the known list, so
+ * a misspelt optional key cannot silently fall back to its default. 0 or -EINVAL. */
+int lf_json_check_keys(const lf_json_ctx *ctx, json_object *obj, const char *path,
+                       const char *const *known);
 
 /* A double rounded to `decimals` places that serialises without float noise. */
 json_object *lf_json_new_double(double v, int decimals);
