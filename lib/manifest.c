@@ -1016,6 +1016,7 @@ static void check_unique(loader *l) {
         for_each_child(c, root, "node") {
                 const lf_node *node = &m->nodes[i++];
                 seen_set bonds = {}, own = {};
+                bool pxe_bonded = false;
                 size_t b = 0;
 
                 seen_add(l, &names, c, "name", "name %s", node->name ? node->name : "");
@@ -1027,6 +1028,12 @@ static void check_unique(loader *l) {
                         size_t k = 0;
                         for_each_child(mc, bc, "member") {
                                 const char *mac = bond->members[k++];
+                                /* The NIC a node PXE-boots from may be in one of its bonds
+                                 * (management over LACP), once. */
+                                if (!pxe_bonded && mac && streq(mac, node->mac)) {
+                                        pxe_bonded = true;
+                                        continue;
+                                }
                                 if (mac && mac[0])
                                         seen_add(l, &macs, mc, "mac", "MAC %s", mac);
                         }
@@ -1060,8 +1067,8 @@ static void check_unique(loader *l) {
         }
         seen_report(l, &names, "give each node its own name");
         seen_report(l, &macs,
-                    "each NIC appears once in the manifest (as a node's mac, a link "
-                    "end or a bond member)");
+                    "each NIC appears once in the manifest, as a node's mac, a link end "
+                    "or a bond member (a node's mac may also be in one of its bonds)");
         seen_report(l, &templates, "give each template its own name");
         seen_report(l, &sysctls, "set each sysctl once per role");
 }

@@ -149,6 +149,8 @@ TEST(every_field) {
         ASSERT_STREQ(k1->bonds[0].mode, "active-backup");
         ASSERT_EQ(k1->bonds[0].miimon, 100);
         ASSERT_STREQ(k1->bonds[1].name, "bond1");
+        /* The PXE NIC in a bond of its own node: management over the bond. */
+        ASSERT_STREQ(k1->bonds[1].members[0], k1->mac);
         ASSERT_EQ(k1->n_sysctls, 2);
         ASSERT_STREQ(k1->sysctls[0].name, "vm.swappiness");
         ASSERT_STREQ(k1->sysctls[0].value, "10");
@@ -444,21 +446,24 @@ TEST(duplicate_name) {
                        "line 5; give each node its own name");
 }
 
+#define MAC_ADVICE_START "each NIC appears once in the manifest, as a node's mac, a link end or a "
+#define MAC_ADVICE MAC_ADVICE_START "bond member (a node's mac may also be in one of its bonds)"
+
 TEST(duplicate_mac) {
         EXPECT_REFUSED("bad-duplicate-mac.xml",
                        "bad-duplicate-mac.xml:10: <link b=\"k1:52:54:00:00:00:02\">: MAC "
-                       "52:54:00:00:00:02 is already given on line 9; each NIC appears once in "
-                       "the manifest (as a node's mac, a link end or a bond member)");
+                       "52:54:00:00:00:02 is already given on line 9; " MAC_ADVICE);
 }
 
 TEST(duplicate_bond) {
         EXPECT_REFUSED("bad-duplicate-bond-member.xml",
-                       "bad-duplicate-bond-member.xml:6: <member mac=\"52:54:00:00:00:01\">: MAC "
-                       "52:54:00:00:00:01 is already given on line 5; each NIC appears once in "
-                       "the manifest (as a node's mac, a link end or a bond member)",
                        "bad-duplicate-bond-member.xml:7: <bond name=\"bond0\">: bond name bond0 "
                        "is already given on line 6; give each bond of a node its own name (one "
-                       "without name= is bondN, N counting its node's bonds from 0)");
+                       "without name= is bondN, N counting its node's bonds from 0)",
+                       "bad-duplicate-bond-member.xml:8: <member mac=\"52:54:00:00:00:01\">: MAC "
+                       "52:54:00:00:00:01 is already given on line 5; " MAC_ADVICE,
+                       "bad-duplicate-bond-member.xml:10: <node mac=\"52:54:00:00:00:02\">: MAC "
+                       "52:54:00:00:00:02 is already given on line 6; " MAC_ADVICE);
 }
 
 TEST(link_unknown_node) {
@@ -744,8 +749,7 @@ TEST(all_problems) {
                         "t.xml:6: <node name=\"n1\">: name n1 is already given on line 5; give "
                         "each node its own name",
                         "t.xml:6: <node mac=\"52:54:00:00:00:01\">: MAC 52:54:00:00:00:01 is "
-                        "already given on line 5; each NIC appears once in the manifest (as a "
-                        "node's mac, a link end or a bond member)",
+                        "already given on line 5; " MAC_ADVICE,
                         NULL});
 }
 
