@@ -229,22 +229,45 @@ static void bad(loader *l, const xmlNode *n, const char *fmt, ...) {
         va_end(ap);
 }
 
-/* A problem with one attribute, shown as it was written: <node mac="xyz">: ... */
+/* A problem with one value, shown as it was written: <node mac="xyz">: ... for an attribute,
+ * <min-interval>xyz</min-interval>: ... for an element's text (attr NULL). */
+static void vbad_value(loader *l, const xmlNode *n, const char *attr, const char *v,
+                       const char *fmt, va_list ap) _printf_(5, 0);
+static void vbad_value(loader *l, const xmlNode *n, const char *attr, const char *v,
+                       const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = vformat(fmt, ap);
+        const char *el = (const char *)n->name, *more = v && strlen(v) > 40 ? "..." : "";
+        char *full = NULL;
+        int r;
+
+        if (!msg) {
+                l->error = -ENOMEM;
+                return;
+        }
+        if (attr)
+                r = asprintf(&full, "<%s %s=\"%.40s%s\">: %s", el, attr, v ? v : "", more, msg);
+        else
+                r = asprintf(&full, "<%s>%.40s%s</%s>: %s", el, v ? v : "", more, el, msg);
+        add_problem(l, lf_xml_line(n), r < 0 ? NULL : full);
+}
+
+static void bad_value(loader *l, const xmlNode *n, const char *attr, const char *value,
+                      const char *fmt, ...) _printf_(5, 6);
+static void bad_value(loader *l, const xmlNode *n, const char *attr, const char *value,
+                      const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vbad_value(l, n, attr, value, fmt, ap);
+        va_end(ap);
+}
+
 static void bad_attr(loader *l, const xmlNode *n, const char *attr, const char *fmt, ...)
         _printf_(4, 5);
 static void bad_attr(loader *l, const xmlNode *n, const char *attr, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
-        const char *v = lf_xml_attr(n, attr);
-        char *full = NULL;
         va_list ap;
-
         va_start(ap, fmt);
-        msg = vformat(fmt, ap);
+        vbad_value(l, n, attr, lf_xml_attr(n, attr), fmt, ap);
         va_end(ap);
-        if (msg && asprintf(&full, "<%s %s=\"%.40s%s\">: %s", (const char *)n->name, attr,
-                            v ? v : "", v && strlen(v) > 40 ? "..." : "", msg) < 0)
-                full = NULL;
-        add_problem(l, lf_xml_line(n), full);
 }
 
 static int problem_cmp(const void *a, const void *b) {
@@ -342,28 +365,19 @@ static bool read_unsigned(loader *l, const xmlNode *n, const char *attr, unsigne
         return true;
 }
 
+/* s is the value of attribute attr of n, or n's text when attr is NULL. */
 static bool check_duration(loader *l, const xmlNode *n, const char *attr, const char *s,
                            bool allow_zero, uint64_t *ret) {
         uint64_t v;
 
         if (lf_parse_duration(s, &v) < 0) {
-                if (attr)
-                        bad_attr(l, n, attr,
-                                 "not a duration; write a number and a unit (s, m, h "
-                                 "or d), like 30m or 5s");
-                else
-                        bad(l, n,
-                            "<%s>%.40s</%s>: not a duration; write a number and a unit (s, m, "
-                            "h or d), like 30m or 5s",
-                            (const char *)n->name, s, (const char *)n->name);
+                bad_value(l, n, attr, s,
+                          "not a duration; write a number and a unit (s, m, h or "
+                          "d), like 30m or 5s");
                 return false;
         }
         if (v == 0 && !allow_zero) {
-                if (attr)
-                        bad_attr(l, n, attr, "must be longer than zero; write e.g. 30m");
-                else
-                        bad(l, n, "<%s>%s</%s>: must be longer than zero; write e.g. 30m",
-                            (const char *)n->name, s, (const char *)n->name);
+                bad_value(l, n, attr, s, "must be longer than zero; write e.g. 30m");
                 return false;
         }
         *ret = v;
@@ -1022,11 +1036,16 @@ static void check_unique(loader *l) {
                 seen_add(l, &names, c, "name", "name %s", node->name ? node->name : "");
                 if (node->mac[0])
                         seen_add(l, &macs, c, "mac", "MAC %s", node->mac);
+                /* Fewer loaded than written when a node has too many (reported already). */
                 for_each_child(bc, c, "bond") {
+                        if (b >= node->n_bonds)
+                                break;
                         const lf_bond *bond = &node->bonds[b++];
                         seen_add(l, &bonds, bc, "name", "bond name %s", bond->name);
                         size_t k = 0;
                         for_each_child(mc, bc, "member") {
+                                if (k >= bond->n_members || !bond->members)
+                                        break;
                                 const char *mac = bond->members[k++];
                                 /* The NIC a node PXE-boots from may be in one of its bonds
                                  * (management over LACP), once. */

@@ -729,6 +729,30 @@ TEST(too_many_nodes) {
                                                     NULL});
 }
 
+TEST(too_many_bond_members) {
+        size_t cap = 256 * 1024, o = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+
+        ASSERT_TRUE(buf != NULL);
+        o += (size_t)snprintf(buf + o, cap - o,
+                              "<lab name=\"big\">\n"
+                              "<appliance interface=\"eth0\" address=\"10.0.0.1/16\"/>\n"
+                              "<network><management subnet=\"10.0.0.0/16\"/></network>\n"
+                              "<node name=\"n\" role=\"kvm\" mac=\"52:54:00:00:00:01\">\n"
+                              "<bond mode=\"802.3ad\">\n");
+        for (unsigned i = 0; i <= LF_MANIFEST_MAX_ITEMS; i++)
+                o += (size_t)snprintf(buf + o, cap - o, "<member mac=\"%s:%02x:%02x\"/>\n",
+                                      "52:54:01:00", i >> 8, i & 0xff);
+        o += (size_t)snprintf(buf + o, cap - o, "</bond></node></lab>\n");
+        ASSERT_TRUE(o < cap);
+        /* Member 4097 is on line 5 + 4097. */
+        expect_refused_buffer("big.xml", buf, o,
+                              (const char *const[]){"big.xml:4102: more than 4096 <member> "
+                                                    "elements in <bond>; labforge reads at most "
+                                                    "4096",
+                                                    NULL});
+}
+
 /* Every problem is reported, in line order, not just the first. */
 TEST(all_problems) {
         static const char doc[] =
