@@ -122,7 +122,7 @@ static int push(void **a, size_t *n, size_t *cap, size_t sz, const void *item) {
                         (sc)->oom = -ENOMEM;                                                       \
         } while (0)
 
-static void vsay(sched *sc, char **ret_line, const char *fmt, va_list ap) {
+_printf_(3, 0) static void vsay(sched *sc, char **ret_line, const char *fmt, va_list ap) {
         char *line = NULL;
         if (vasprintf(&line, fmt, ap) < 0) {
                 sc->oom = -ENOMEM;

@@ -653,8 +653,19 @@ static json_object *clock_string(int minutes) {
         return json_object_new_string(buf);
 }
 
-/* Numbers keep 6 decimals: enough that writing and reading back gives the same plan. */
-#define DECIMALS 6
+/* The shortest text that reads back as exactly v ("45.0", "0.9"), so a snapshot written and
+ * read again is the same snapshot, without float noise in the common case. */
+static json_object *exact_double(double v) {
+        char buf[64];
+        for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, sizeof(buf), "%.*g", prec, v);
+                if (strtod(buf, NULL) == v)
+                        break;
+        }
+        if (!strpbrk(buf, ".eEn"))
+                strcat(buf, ".0");
+        return json_object_new_double_s(v, buf);
+}
 
 static int policy_to_json(const lf_sched_policy *p, json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object(), *ch = json_object_new_object();
@@ -663,9 +674,9 @@ static int policy_to_json(const lf_sched_policy *p, json_object **ret) {
         if (!o || !ch)
                 return -ENOMEM;
         r |= lf_json_add(o, "reserve_vm_slots", json_object_new_int64(p->reserve_vm_slots));
-        r |= lf_json_add(o, "cpu_high", lf_json_new_double(p->cpu_high, DECIMALS));
-        r |= lf_json_add(o, "cpu_low", lf_json_new_double(p->cpu_low, DECIMALS));
-        r |= lf_json_add(o, "cpu_margin", lf_json_new_double(p->cpu_margin, DECIMALS));
+        r |= lf_json_add(o, "cpu_high", exact_double(p->cpu_high));
+        r |= lf_json_add(o, "cpu_low", exact_double(p->cpu_low));
+        r |= lf_json_add(o, "cpu_margin", exact_double(p->cpu_margin));
         r |= lf_json_add(o, "boot_stagger_s", json_object_new_int64(p->boot_stagger_s));
         r |= lf_json_add(o, "boot_batch", json_object_new_int64(p->boot_batch));
         r |= lf_json_add(o, "min_interval_s", json_object_new_int64(p->min_interval_s));
@@ -707,7 +718,7 @@ int lf_snapshot_to_json(const lf_snapshot *s, json_object **ret) {
                 r |= lf_json_add(j, "reserved_mb", json_object_new_int64(h->reserved_mb));
                 if (h->max_vms >= 0)
                         r |= lf_json_add(j, "max_vms", json_object_new_int64(h->max_vms));
-                r |= lf_json_add(j, "cpu_util", lf_json_new_double(h->cpu_util, DECIMALS));
+                r |= lf_json_add(j, "cpu_util", exact_double(h->cpu_util));
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const lf_sched_vm *v = &s->vms[i];
@@ -720,7 +731,7 @@ int lf_snapshot_to_json(const lf_snapshot *s, json_object **ret) {
                                   : json_object_object_add(j, "host", NULL);
                 r |= lf_json_add(j, "mem_mb", json_object_new_int64(v->mem_mb));
                 r |= lf_json_add(j, "vcpus", json_object_new_int64(v->vcpus));
-                r |= lf_json_add(j, "cpu_cores", lf_json_new_double(v->cpu_cores, DECIMALS));
+                r |= lf_json_add(j, "cpu_cores", exact_double(v->cpu_cores));
                 r |= lf_json_add(j, "pinned", json_object_new_boolean(v->pinned));
                 if (v->last_migrated != LF_TIME_NONE)
                         r |= lf_json_add(j, "last_migrated", time_string(v->last_migrated));
