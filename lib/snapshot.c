@@ -348,27 +348,6 @@ int lf_snapshot_check(const lf_snapshot *s, const char *file, lf_diag *diag) {
 
 /* --- JSON reading --- */
 
-/* Refuses keys outside `known` (NULL-terminated), naming them. */
-static int check_keys(const lf_json_ctx *ctx, json_object *o, const char *path,
-                      const char *const *known) {
-        int r = 0;
-        json_object_object_foreach(o, key, val) {
-                (void)val;
-                bool ok = false;
-                for (const char *const *k = known; *k && !ok; k++)
-                        ok = streq(*k, key);
-                if (ok)
-                        continue;
-                char list[256] = "";
-                for (const char *const *k = known; *k; k++)
-                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-                                 k == known ? "" : ", ", *k);
-                r = lf_diag_add(ctx->diag, ctx->file, 0, "%s%s%s: unknown key; known keys: %s",
-                                path, *path ? "." : "", key, list);
-        }
-        return r;
-}
-
 static int get_time(const lf_json_ctx *ctx, json_object *o, const char *path, const char *key,
                     bool required, int64_t *ret) {
         const char *str = NULL;
@@ -412,7 +391,7 @@ static int read_host(const lf_json_ctx *ctx, json_object *o, const char *path, l
         *h = (lf_sched_host){.max_vms = -1};
         if (lf_json_expect_object(ctx, o, path) < 0)
                 return -EINVAL;
-        r |= check_keys(ctx, o, path, keys);
+        r |= lf_json_check_keys(ctx, o, path, keys);
         r |= lf_json_get_string(ctx, o, path, "name", true, &name);
         r |= lf_json_get_string(ctx, o, path, "state", true, &state);
         if (state && lf_host_state_from_string(state, &h->state) < 0)
@@ -465,7 +444,7 @@ static int read_vm(const lf_json_ctx *ctx, json_object *o, const char *path, lf_
         *ret_host = NULL;
         if (lf_json_expect_object(ctx, o, path) < 0)
                 return -EINVAL;
-        r |= check_keys(ctx, o, path, keys);
+        r |= lf_json_check_keys(ctx, o, path, keys);
         r |= lf_json_get_string(ctx, o, path, "name", true, &name);
         r |= lf_json_get_string_or_null(ctx, o, path, "host", true, ret_host);
         r |= lf_json_get_int(ctx, o, path, "mem_mb", true, INT64_MIN, INT64_MAX, &v->mem_mb);
@@ -488,7 +467,7 @@ static int read_policy(const lf_json_ctx *ctx, json_object *o, lf_sched_policy *
         json_object *ch = NULL;
         int r = 0;
 
-        r |= check_keys(ctx, o, "policy", keys);
+        r |= lf_json_check_keys(ctx, o, "policy", keys);
 #define INT_KEY(k) r |= lf_json_get_int(ctx, o, "policy", #k, false, INT64_MIN, INT64_MAX, &p->k)
 #define NUM_KEY(k) r |= lf_json_get_double(ctx, o, "policy", #k, false, -DBL_MAX, DBL_MAX, &p->k)
         INT_KEY(reserve_vm_slots);
@@ -511,7 +490,7 @@ static int read_policy(const lf_json_ctx *ctx, json_object *o, lf_sched_policy *
         r |= lf_json_get_object(ctx, o, "policy", "class_hours", false, &ch);
         if (!ch)
                 return r ? -EINVAL : 0;
-        r |= check_keys(ctx, ch, "policy.class_hours", ch_keys);
+        r |= lf_json_check_keys(ctx, ch, "policy.class_hours", ch_keys);
         r |= lf_json_get_string(ctx, ch, "policy.class_hours", "days", true, &days);
         r |= lf_json_get_string(ctx, ch, "policy.class_hours", "from", true, &from);
         r |= lf_json_get_string(ctx, ch, "policy.class_hours", "to", true, &to);
@@ -534,7 +513,7 @@ static int read_policy(const lf_json_ctx *ctx, json_object *o, lf_sched_policy *
 
 static int read_last_run(const lf_json_ctx *ctx, json_object *o, int64_t *last_run) {
         static const char *const keys[] = {"memory", "compute", "energy", NULL};
-        int r = check_keys(ctx, o, "last_run", keys);
+        int r = lf_json_check_keys(ctx, o, "last_run", keys);
         for (size_t i = 0; i < ELEMENTSOF(balancing_modes); i++) {
                 lf_sched_mode m = balancing_modes[i];
                 r |= get_time(ctx, o, "last_run", mode_names[m], false, &last_run[m]);
@@ -556,7 +535,7 @@ int lf_snapshot_from_json(json_object *o, const char *file, lf_diag *diag, lf_sn
                 return -ENOMEM;
         if (lf_json_expect_object(&ctx, o, "") < 0)
                 return -EINVAL;
-        r |= check_keys(&ctx, o, "", keys);
+        r |= lf_json_check_keys(&ctx, o, "", keys);
         r |= get_time(&ctx, o, "", "time", true, &s->time);
         r |= lf_json_get_array(&ctx, o, "", "hosts", true, &hosts);
         r |= lf_json_get_array(&ctx, o, "", "vms", true, &vms);

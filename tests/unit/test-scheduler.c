@@ -281,37 +281,16 @@ static const char *const all_fixtures[] = {
         "memory-no-room",
 };
 
-/* The same snapshot with hosts and VMs in reverse order. */
-static lf_snapshot *reversed(const lf_snapshot *s) {
-        lf_snapshot *r = lf_snapshot_new();
-        ASSERT_TRUE(r);
-        r->time = s->time;
-        r->policy = s->policy;
-        memcpy(r->last_run, s->last_run, sizeof(r->last_run));
-        for (size_t i = s->n_hosts; i-- > 0;)
-                ASSERT_TRUE(lf_snapshot_add_host(r, &s->hosts[i]) >= 0);
-        for (size_t i = s->n_vms; i-- > 0;) {
-                lf_sched_vm v = s->vms[i];
-                if (v.host >= 0)
-                        v.host = (int)s->n_hosts - 1 - v.host;
-                ASSERT_TRUE(lf_snapshot_add_vm(r, &v) >= 0);
-        }
-        return r;
-}
-
-TEST(same_input_same_output_in_any_order) {
+/* Same snapshot, same bytes (test-scheduler-props checks that the order of hosts and VMs does
+ * not matter either). */
+TEST(same_input_same_output) {
         for (size_t f = 0; f < ELEMENTSOF(all_fixtures); f++)
                 for (lf_sched_mode m = 0; m < _LF_SCHED_MODE_MAX; m++) {
                         _cleanup_snapshot_ lf_snapshot *s = load(all_fixtures[f]);
-                        _cleanup_snapshot_ lf_snapshot *r = reversed(s);
-                        _cleanup_plan_sched_ lf_plan_sched *p1 = plan(s, m), *p2 = plan(s, m),
-                                                           *p3 = plan(r, m);
-                        _cleanup_free_ char *j1 = plan_json(p1, s), *j2 = plan_json(p2, s),
-                                            *j3 = plan_json(p3, r);
+                        _cleanup_snapshot_ lf_snapshot *s2 = load(all_fixtures[f]);
+                        _cleanup_plan_sched_ lf_plan_sched *p1 = plan(s, m), *p2 = plan(s2, m);
+                        _cleanup_free_ char *j1 = plan_json(p1, s), *j2 = plan_json(p2, s2);
                         ASSERT_STREQ(j1, j2);
-                        if (!streq(j1, j3))
-                                lf_test_fail(__FILE__, __LINE__, "%s, mode %s: order matters",
-                                             all_fixtures[f], lf_sched_mode_to_string(m));
                 }
 }
 
