@@ -4,6 +4,7 @@
 #   make                  binaries in build/bin/
 #   make check            every test (what the README and CI run), under ASan + UBSan
 #   make check-unit       the fast loop: unit tests only
+#   make bench            builds and runs the benchmarks of tests/bench/ (figures only)
 #   make fuzz             each libFuzzer target for FUZZ_SECONDS (60) seconds
 #   make install          PREFIX=/usr/local DESTDIR=
 #   make deps             installs build and test dependencies from Debian packages
@@ -59,9 +60,11 @@ TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 BENCHES := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
 
-.PHONY: all tests unit-tests benches check check-unit check-integration check-fuzz check-lab fuzz \
-	install deps format clean
+.PHONY: all tests unit-tests benches bench check check-unit check-integration check-fuzz check-lab \
+	fuzz install deps format clean
 .DELETE_ON_ERROR:
+# Keep objects and generated sources that only feed other targets (make would delete them).
+.SECONDARY:
 
 all: $(BINS)
 
@@ -113,6 +116,9 @@ $(O)/fuzz/%: $(call obj,tests/fuzz/%.c) $(APPLIANCE_A) $(INSTALLER_A) $(ROLES_A)
 tests: $(BINS) $(TESTS)
 unit-tests: $(TESTS)
 benches: $(BINS) $(BENCHES)
+# Runs every benchmark (they print figures, never assert times); bench-gen-trace writes traces.
+bench: benches
+	@set -e; for b in $(filter-out %/bench-gen-trace,$(BENCHES)); do echo "== $$b"; $$b; done
 
 # The sanitizer build lives in build/san; fuzzers (clang) in build/fuzz.
 check-unit:

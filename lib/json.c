@@ -115,6 +115,7 @@ static int field_lookup(const lf_json_ctx *ctx, json_object *obj, const char *pa
                         const char *key, bool required, json_object **ret) {
         json_object *v = NULL;
 
+        *ret = NULL; /* set on every path: gcc -O2 cannot see that lf_diag_add() is negative */
         if (!json_object_object_get_ex(obj, key, &v)) {
                 if (required)
                         return lf_diag_add(ctx->diag, ctx->file, 0, "%s%smissing required key \"%s\"",

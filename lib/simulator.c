@@ -84,17 +84,17 @@ static int read_host(const lf_json_ctx *ctx, json_object *o, const char *path, l
         if (state && streq(state, "off"))
                 h->h.state = LF_HOST_OFF;
         else if (state && !streq(state, "up"))
-                r = lf_diag_add(ctx->diag, ctx->file, 0,
-                                "%s.state: \"%s\"; a simulation starts with hosts \"up\" or \"off\"",
-                                path, state);
+                r = lf_diag_add(
+                        ctx->diag, ctx->file, 0,
+                        "%s.state: \"%s\"; a simulation starts with hosts \"up\" or \"off\"", path,
+                        state);
         if (h->busy_w >= 0 && h->idle_w < 0)
                 r = lf_diag_add(ctx->diag, ctx->file, 0,
                                 "%s.busy_w: given without idle_w; give both, or idle_w alone",
                                 path);
         else if (h->busy_w >= 0 && h->busy_w < h->idle_w)
-                r = lf_diag_add(ctx->diag, ctx->file, 0,
-                                "%s.busy_w: %g is less than idle_w (%g)", path, h->busy_w,
-                                h->idle_w);
+                r = lf_diag_add(ctx->diag, ctx->file, 0, "%s.busy_w: %g is less than idle_w (%g)",
+                                path, h->busy_w, h->idle_w);
         else if (h->busy_w < 0)
                 h->busy_w = h->idle_w;
         if (name && !(h->h.name = strdup(name)))
@@ -115,9 +115,8 @@ int lf_sim_cluster_from_json(json_object *o, const char *file, lf_diag *diag,
 
         if (!c || !s)
                 return -ENOMEM;
-        *c = (lf_sim_cluster){.decision_interval_s = 300,
-                              .migration_mb_per_s = 1024,
-                              .migration_overhead_s = 5};
+        *c = (lf_sim_cluster){
+                .decision_interval_s = 300, .migration_mb_per_s = 1024, .migration_overhead_s = 5};
         if (lf_json_expect_object(&ctx, o, "") < 0)
                 return -EINVAL;
         r |= lf_json_check_keys(&ctx, o, "", keys);
@@ -167,8 +166,8 @@ static int read_points(const lf_json_ctx *ctx, json_object *a, const char *path,
         int r = 0;
 
         if (n > LF_SIM_MAX_POINTS)
-                return lf_diag_add(ctx->diag, ctx->file, 0, "%s.cpu: %zu points; at most %d",
-                                   path, n, LF_SIM_MAX_POINTS);
+                return lf_diag_add(ctx->diag, ctx->file, 0, "%s.cpu: %zu points; at most %d", path,
+                                   n, LF_SIM_MAX_POINTS);
         v->cpu = calloc(n + 1, sizeof(*v->cpu));
         if (!v->cpu)
                 return -ENOMEM;
@@ -203,8 +202,8 @@ static int read_points(const lf_json_ctx *ctx, json_object *a, const char *path,
 
 static int read_vm(const lf_json_ctx *ctx, json_object *o, const char *path, int64_t duration,
                    lf_sim_vm *v) {
-        static const char *const keys[] = {"name",    "mem_mb", "vcpus",  "start_s",
-                                           "stop_s",  "pinned", "cpu",    NULL};
+        static const char *const keys[] = {"name",   "mem_mb", "vcpus", "start_s",
+                                           "stop_s", "pinned", "cpu",   NULL};
         const char *name = NULL;
         json_object *cpu = NULL;
         int r = 0;
@@ -252,8 +251,10 @@ int lf_sim_trace_from_json(json_object *o, const char *file, lf_diag *diag, lf_s
         r |= lf_json_get_int(&ctx, o, "", "step_s", false, 10, 600, &t->step_s);
         r |= lf_json_get_array(&ctx, o, "", "vms", true, &vms);
         if (start && lf_parse_timestamp(start, &t->start) < 0)
-                r = lf_diag_add(diag, file, 0, "start: \"%s\" is not a UTC time like "
-                                               "2026-11-23T00:00:00Z", start);
+                r = lf_diag_add(diag, file, 0,
+                                "start: \"%s\" is not a UTC time like "
+                                "2026-11-23T00:00:00Z",
+                                start);
         if (r < 0)
                 return -EINVAL;
         size_t n = json_object_array_length(vms);
@@ -291,8 +292,7 @@ int lf_sim_trace_from_json(json_object *o, const char *file, lf_diag *diag, lf_s
 
 /* The policy goes through the snapshot reader inside a snapshot with nothing else, so the
  * keys, defaults and checks are the scheduler's own. */
-int lf_sim_policy_from_json(json_object *o, const char *file, lf_diag *diag,
-                            lf_sched_policy *ret) {
+int lf_sim_policy_from_json(json_object *o, const char *file, lf_diag *diag, lf_sched_policy *ret) {
         lf_json_ctx ctx = {diag, file};
         _cleanup_json_ json_object *w = json_object_new_object();
         _cleanup_snapshot_ lf_snapshot *s = NULL;
@@ -516,9 +516,9 @@ typedef struct sim {
         svm *v;
         shost *h;
         window vw, hw;
-        int *snap_vm;             /* snapshot VM index -> trace VM */
-        int *by_host;             /* running VMs grouped by host, this step */
-        size_t *host_start;       /* n_hosts + 1 offsets into by_host */
+        int *snap_vm;       /* snapshot VM index -> trace VM */
+        int *by_host;       /* running VMs grouped by host, this step */
+        size_t *host_start; /* n_hosts + 1 offsets into by_host */
         bool power_known;
         double wait_sum, spread_sum;
         int64_t spread_steps;
@@ -579,9 +579,10 @@ static int build_snapshot(sim *S, lf_snapshot **ret) {
                 if (alive(S->v[i].phase) && S->v[i].to >= 0)
                         leaving[S->v[i].host] += S->t->vms[i].mem_mb;
         for (size_t i = 0; i < S->c->n_hosts; i++) {
-                static const lf_host_state states[] = {
-                        [H_OFF] = LF_HOST_OFF, [H_BOOTING] = LF_HOST_OFF,
-                        [H_UP] = LF_HOST_UP, [H_DRAINING] = LF_HOST_MAINTENANCE};
+                static const lf_host_state states[] = {[H_OFF] = LF_HOST_OFF,
+                                                       [H_BOOTING] = LF_HOST_OFF,
+                                                       [H_UP] = LF_HOST_UP,
+                                                       [H_DRAINING] = LF_HOST_MAINTENANCE};
                 lf_sched_host h = S->c->hosts[i].h;
                 h.state = states[S->h[i].phase];
                 h.cpu_util = S->h[i].phase == H_UP ? host_util(S, i) : 0;
@@ -596,7 +597,9 @@ static int build_snapshot(sim *S, lf_snapshot **ret) {
                         continue;
                 lf_sched_vm v = {
                         .name = tv->name,
-                        .host = sv->phase == VM_PENDING ? -1 : sv->to >= 0 ? sv->to : sv->host,
+                        .host = sv->phase == VM_PENDING ? -1
+                                : sv->to >= 0           ? sv->to
+                                                        : sv->host,
                         .mem_mb = tv->mem_mb,
                         .vcpus = tv->vcpus,
                         .cpu_cores = sv->phase == VM_RUNNING ? window_avg(&S->vw, i) : 0,
@@ -849,9 +852,9 @@ static void measure(sim *S) {
                         continue;
                 }
                 window_add(&S->hw, i, S->step, h->served);
-                S->m.energy_kwh += (ch->idle_w + (ch->busy_w - ch->idle_w) * h->served /
-                                                         (double)ch->h.cpus) *
-                                   hours / 1000.0;
+                S->m.energy_kwh +=
+                        (ch->idle_w + (ch->busy_w - ch->idle_w) * h->served / (double)ch->h.cpus) *
+                        hours / 1000.0;
                 if (h->phase != H_UP || !class_hours)
                         continue;
                 double u = host_util(S, i);
@@ -996,7 +999,8 @@ static const struct row {
         size_t off;
         kind kind;
 } rows[] = {
-#define ROW(k, label, kind) {#k, label, offsetof(lf_sim_metrics, k), kind}
+#define ROW(k, label, kind)                                                                        \
+        { #k, label, offsetof(lf_sim_metrics, k), kind }
         ROW(migrations, "migrations", COUNT),
         ROW(ping_pong, "  back to a host left < 2 h ago", COUNT),
         ROW(power_on, "power-ons", COUNT),
@@ -1045,8 +1049,11 @@ static bool both(const lf_sim_report *r) {
         return r->ran[LF_SIM_LABFORGE] && r->ran[LF_SIM_PLAIN];
 }
 
-static json_object *number(double v, int decimals) {
-        return isnan(v) ? json_object_new_null() : lf_json_new_double(v, decimals);
+/* json-c's null is the NULL object, which lf_json_add() takes for out of memory. */
+static int add_number(json_object *o, const char *key, double v, int decimals) {
+        if (isnan(v))
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        return lf_json_add(o, key, lf_json_new_double(v, decimals));
 }
 
 int lf_sim_report_to_json(const lf_sim_report *r, json_object **ret) {
@@ -1066,9 +1073,9 @@ int lf_sim_report_to_json(const lf_sim_report *r, json_object **ret) {
                         return -ENOMEM;
                 for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                         double v = value(&rows[i], &r->m[g]);
-                        e |= lf_json_add(x, rows[i].key,
-                                         rows[i].kind == COUNT ? json_object_new_int64((int64_t)v)
-                                                               : number(v, 2));
+                        e |= rows[i].kind == COUNT ? lf_json_add(x, rows[i].key,
+                                                                 json_object_new_int64((int64_t)v))
+                                                   : add_number(x, rows[i].key, v, 2);
                 }
         }
         e |= lf_json_add(bound, "host_hours", lf_json_new_double(r->bound.host_hours, 2));
@@ -1077,7 +1084,7 @@ int lf_sim_report_to_json(const lf_sim_report *r, json_object **ret) {
                 if (lf_json_add(ratios, "labforge/plain", x = json_object_new_object()) < 0)
                         return -ENOMEM;
                 for (size_t k = 0; k < ELEMENTSOF(compared); k++)
-                        e |= lf_json_add(x, compared[k], number(compare(r, compared[k]), 3));
+                        e |= add_number(x, compared[k], compare(r, compared[k]), 3);
         }
         for (int g = 0; g < _LF_SIM_ENGINE_MAX; g++) {
                 if (!r->ran[g])
@@ -1085,8 +1092,7 @@ int lf_sim_report_to_json(const lf_sim_report *r, json_object **ret) {
                 snprintf(key, sizeof(key), "%s/lower_bound", engine_names[g]);
                 if (lf_json_add(ratios, key, x = json_object_new_object()) < 0)
                         return -ENOMEM;
-                e |= lf_json_add(x, "host_hours",
-                                 number(ratio(r->m[g].host_hours, r->bound.host_hours), 3));
+                e |= add_number(x, "host_hours", ratio(r->m[g].host_hours, r->bound.host_hours), 3);
         }
         if (e < 0)
                 return -ENOMEM;

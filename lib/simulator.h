@@ -50,10 +50,10 @@
 #include "diag.h"
 #include "scheduler.h"
 
-#define LF_SIM_MAX_VMS 100000        /* VMs in a trace */
-#define LF_SIM_MAX_POINTS 10000      /* cpu points per VM */
+#define LF_SIM_MAX_VMS 100000   /* VMs in a trace */
+#define LF_SIM_MAX_POINTS 10000 /* cpu points per VM */
 #define LF_SIM_MAX_DURATION_S (31 * 86400)
-#define LF_SIM_PING_PONG_S 7200      /* a move back to a host left this recently is ping-pong */
+#define LF_SIM_PING_PONG_S 7200 /* a move back to a host left this recently is ping-pong */
 
 typedef struct lf_sim_host {
         lf_sched_host h; /* state: LF_HOST_UP or LF_HOST_OFF at the start; cpu_util unused */
@@ -97,13 +97,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(lf_sim_trace *, lf_sim_trace_free);
 
 /* Readers: every problem goes to diag naming file and field ("day.json: vms[3].cpu[2]: ...")
  * and -EINVAL is returned with *ret untouched; -ENOMEM on OOM. Unknown keys are refused. */
-int lf_sim_cluster_from_json(json_object *o, const char *file, lf_diag *diag,
-                             lf_sim_cluster **ret);
+int lf_sim_cluster_from_json(json_object *o, const char *file, lf_diag *diag, lf_sim_cluster **ret);
 int lf_sim_cluster_load(const char *path, lf_diag *diag, lf_sim_cluster **ret);
 int lf_sim_trace_from_json(json_object *o, const char *file, lf_diag *diag, lf_sim_trace **ret);
 int lf_sim_trace_load(const char *path, lf_diag *diag, lf_sim_trace **ret);
-int lf_sim_policy_from_json(json_object *o, const char *file, lf_diag *diag,
-                            lf_sched_policy *ret);
+int lf_sim_policy_from_json(json_object *o, const char *file, lf_diag *diag, lf_sched_policy *ret);
 int lf_sim_policy_load(const char *path, lf_diag *diag, lf_sched_policy *ret);
 
 typedef enum lf_sim_engine {
@@ -124,10 +122,10 @@ int lf_sim_engine_from_string(const char *s, lf_sim_engine *ret);
 typedef struct lf_sim_metrics {
         int64_t migrations, ping_pong; /* ping-pong: moves back within LF_SIM_PING_PONG_S */
         int64_t power_on, power_off;
-        double host_hours;        /* up, booting or emptying for power-off */
-        double energy_kwh;        /* -1 when the cluster gives no power draw */
-        double contention_vm_min; /* VM-minutes served less than their demand */
-        double unserved_core_min; /* demand above what the hosts gave, core-minutes */
+        double host_hours;              /* up, booting or emptying for power-off */
+        double energy_kwh;              /* -1 when the cluster gives no power draw */
+        double contention_vm_min;       /* VM-minutes served less than their demand */
+        double unserved_core_min;       /* demand above what the hosts gave, core-minutes */
         double spread_max, spread_mean; /* max - min cpu_util of up hosts, class hours */
         int64_t vms_started;
         int64_t placement_failures; /* VMs the engine failed to place at least once */

@@ -131,8 +131,7 @@ static int gen_class(FILE *f, vmgen *vms, int room, int hour, bool *first) {
                 for (int i = 0; i < n; i++)
                         if (uniform(0, 1) < 0.7) {
                                 int s = at + pick(0, 2);
-                                fill(&vms[i], s, s + len,
-                                     (double)vms[i].vcpus * uniform(0.8, 1.0));
+                                fill(&vms[i], s, s + len, (double)vms[i].vcpus * uniform(0.8, 1.0));
                         }
         }
         /* A CPU-bound exercise on 5 VMs (the published 105 -> 67 minute job). */
@@ -249,8 +248,10 @@ static int write_file(const char *path, int (*gen)(FILE *, const profile *), con
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                {"profile", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
-                {"trace", required_argument, NULL, 't'},   {"cluster", required_argument, NULL, 'c'},
+                {"profile", required_argument, NULL, 'p'},
+                {"seed", required_argument, NULL, 's'},
+                {"trace", required_argument, NULL, 't'},
+                {"cluster", required_argument, NULL, 'c'},
                 {},
         };
         const char *name = "school", *trace = NULL, *cluster = NULL;
