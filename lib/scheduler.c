@@ -1102,12 +1102,17 @@ static void note_unusable_hosts(sched *sc) {
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
                 int x = sc->hosts_by_name[k];
                 lf_host_state st = sc->s->hosts[x].state;
-                if ((st == LF_HOST_FAILED || st == LF_HOST_OFF) && sc->h[x].vms > 0)
+                if (sc->h[x].vms == 0)
+                        continue;
+                if (st == LF_HOST_FAILED)
                         say(sc,
-                            "%s %s: its %lld %s stay assigned to it (restarted elsewhere "
-                            "only once the cluster has fenced it); it gets no VMs",
-                            HN(sc, x), st == LF_HOST_FAILED ? "has failed" : "is off",
-                            (long long)sc->h[x].vms, plural(sc->h[x].vms, "VM", "VMs"));
+                            "%s has failed: its %lld %s stay assigned to it (restarted "
+                            "elsewhere only once the cluster has fenced it); it gets no VMs",
+                            HN(sc, x), (long long)sc->h[x].vms, plural(sc->h[x].vms, "VM", "VMs"));
+                else if (st == LF_HOST_OFF)
+                        say(sc, "%s is off but %lld %s assigned to it: left alone; it gets no VMs",
+                            HN(sc, x), (long long)sc->h[x].vms,
+                            plural(sc->h[x].vms, "VM is", "VMs are"));
         }
 }
 

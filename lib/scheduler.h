@@ -192,11 +192,37 @@ bool lf_snapshot_in_class_hours(const lf_snapshot *s);
 /* --- The engine (scheduler.c) --- */
 
 /* Plans one scheduling cycle in `mode`. Pure and deterministic: same snapshot, same plan, to
- * the byte (ties are broken by name). Every mode except place first evacuates maintenance
- * hosts, then every mode places pending VMs, then the mode's balancing runs unless it acted
- * within min_interval_s (said in the explanation). A VM that cannot be placed or evacuated is
- * a failure with a reason, not an error. Returns 0, or -ENOMEM / -EINVAL (invalid snapshot:
- * lf_snapshot_check() it first when it was not parsed). */
+ * the byte, whatever the order of hosts and VMs (ties are broken by name). A VM that cannot be
+ * placed or evacuated is a failure with a reason, not an error. Returns 0, or -ENOMEM /
+ * -EINVAL (invalid snapshot: lf_snapshot_check() it first when it was not parsed).
+ *
+ * One cycle, in this order:
+ *  1. (not in place mode) maintenance hosts are evacuated, biggest VM first, ignoring the
+ *     migration hold; pinned VMs stay (a failure each).
+ *  2. Pending VMs, by name, go to the up host with the fewest VMs that has their memory free
+ *     and a VM slot (ties: most free memory, then name). The i-th start is at
+ *     (i / boot_batch) * boot_stagger_s: the cluster is treated as one storage server.
+ *  3. The mode's balancing, which never moves a pinned VM or one migrated within
+ *     migration_hold_s, and acts at most once per min_interval_s (last_run[mode]; a run that
+ *     changes nothing does not count):
+ *     memory:  from the fullest to the emptiest host (VM counts) until the spread is <= 1; the
+ *              VM moved is the one that best evens out free memory (then smaller, idler).
+ *     compute: hot hosts (cpu_util >= cpu_high), hottest first, keep their busy VMs (cores >=
+ *              cpu_high% of their vcpus); their lightest VMs go to the coolest host below
+ *              cpu_low whose predicted utilisation stays below cpu_high, when the move narrows
+ *              the gap between the two hosts by at least cpu_margin points; until not hot.
+ *     energy:  if free slots < reserve_vm_slots or a pending VM found no room, power on the
+ *              off host with the most slots (not rate-limited: power-on reacts at once).
+ *              Otherwise (rate-limited: power-off waits the long window) empty the up host
+ *              with the fewest VMs (then least memory, name) whose VMs may all move, none
+ *              received this cycle, into the others fewest-VMs-first with cpu staying below
+ *              cpu_high, if they keep >= reserve_vm_slots free slots; power it off. One power
+ *              action per cycle, so one host per cycle.
+ *     auto:    in class hours (policy, UTC): memory balance every balance_interval_s (when
+ *              balance_mode is memory) and compute balance whenever a host is hot; outside
+ *              them: energy.
+ * Slots are counted by lf_sched_host_slots(): from memory (typical VM = median VM memory)
+ * and max_vms when set. Failed and off hosts are left alone and get nothing. */
 int lf_schedule(const lf_snapshot *s, lf_sched_mode mode, lf_plan_sched **ret);
 void lf_plan_sched_free(lf_plan_sched *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_plan_sched *, lf_plan_sched_free);
