@@ -53,6 +53,7 @@ struct sched {
         uint64_t why_version;
         int64_t why_mem;
         char why[320];
+        char hold[32]; /* migration_hold_s in words ("2 h") */
         int oom;
 };
 
@@ -507,12 +508,12 @@ static void evacuate_maintenance(sched *sc) {
                         }
                         say(sc,
                             "moving %s (%lld MiB) from %s to %s: fewest VMs (%lld) of the "
-                            "up hosts with room, %lld MiB free%s",
+                            "up hosts with room, %lld MiB free%s%s%s",
                             VM(sc, vm)->name, (long long)VM(sc, vm)->mem_mb, HN(sc, host),
                             HN(sc, to), (long long)sc->h[to].vms, (long long)free_mb(sc, to),
-                            held(sc, vm) ? " (it moved less than 2 h ago, but evacuation "
-                                           "comes first)"
-                                         : "");
+                            held(sc, vm) ? " (it moved less than " : "",
+                            held(sc, vm) ? sc->hold : "",
+                            held(sc, vm) ? " ago, but evacuation comes first)" : "");
                         migrate(sc, vm, to, LF_REASON_MAINTENANCE);
                         moved++;
                 }
@@ -607,12 +608,13 @@ static void why_stuck(sched *sc, size_t n, char *buf, size_t len) {
                 int vm = sc->scratch_v[i];
                 const char *why = VM(sc, vm)->pinned   ? "pinned"
                                   : sc->vm_planned[vm] ? "moved in this plan"
-                                  : held(sc, vm)       ? "migrated less than 2 h ago"
+                                  : held(sc, vm)       ? "migrated less than "
                                                        : NULL;
                 if (!why)
                         continue;
-                used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "",
-                                         VM(sc, vm)->name, why);
+                bool h = !VM(sc, vm)->pinned && !sc->vm_planned[vm];
+                used += (size_t)snprintf(buf + used, len - used, "%s%s %s%s%s", used ? ", " : "",
+                                         VM(sc, vm)->name, why, h ? sc->hold : "", h ? " ago" : "");
         }
 }
 
@@ -1037,9 +1039,12 @@ static void save_energy(sched *sc) {
                         if (!movable(sc, sc->scratch_v[i]))
                                 stuck = sc->scratch_v[i];
                 if (stuck >= 0) {
-                        say(sc, "energy: not emptying %s: %s %s", HN(sc, host), VM(sc, stuck)->name,
-                            VM(sc, stuck)->pinned ? "is pinned to it"
-                                                  : "was migrated less than 2 h ago");
+                        if (VM(sc, stuck)->pinned)
+                                say(sc, "energy: not emptying %s: %s is pinned to it", HN(sc, host),
+                                    VM(sc, stuck)->name);
+                        else
+                                say(sc, "energy: not emptying %s: %s was migrated less than %s ago",
+                                    HN(sc, host), VM(sc, stuck)->name, sc->hold);
                         continue;
                 }
                 int64_t left = try_empty(sc, host, free_slots, &moved, &stuck);
@@ -1171,6 +1176,7 @@ static int sched_init(sched *sc, const lf_snapshot *s, lf_plan_sched *plan) {
             heap_init(&sc->emptier, sc, emptier) < 0)
                 return -ENOMEM;
         sc->typical_mb = lf_sched_typical_vm_mb(s);
+        duration(sc->hold, s->policy.migration_hold_s);
         for (size_t i = 0; i < nh; i++) {
                 sc->h[i].cap_mb = s->hosts[i].mem_mb - s->hosts[i].reserved_mb;
                 sc->h[i].util = s->hosts[i].cpu_util;
