@@ -20,18 +20,22 @@ DEPS=(
 	gdisk
 	jq
 	kmod
+	libarchive-dev
 	libblkid-dev
 	libclang-rt-14-dev
+	libcurl4-openssl-dev
 	libjson-c-dev
 	libssl-dev
 	libxml2-dev
 	libxml2-utils
 	lvm2
 	mdadm
+	mmdebstrap
 	mount
 	pkg-config
 	qemu-system-x86
 	util-linux
+	zstd
 )
 
 sudo_cmd() {
