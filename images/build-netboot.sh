@@ -14,26 +14,26 @@
 # own, copied with their shared libraries the way initramfs-tools' copy_exec does.
 set -euo pipefail
 umask 022
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+self=$(realpath "$0")
+top=$(dirname "$(dirname "$self")")
+say() { echo "build-netboot: $*"; }
+die() { echo "build-netboot: $*" >&2; exit 1; }
 
-installer=${LF_INSTALLER_BIN:-build/bin/labforge-install}
+# Paths given by the caller are relative to where it runs; the defaults to the source tree.
+installer=${LF_INSTALLER_BIN:-$top/build/bin/labforge-install}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--installer) installer=${2:?--installer needs a path}; shift 2 ;;
 	*) echo "usage: $0 [--installer PATH]" >&2; exit 2 ;;
 	esac
 done
-out=${LF_IMAGES_DIR:-build/images}
-cache=${LF_IMAGES_CACHE:-$out/cache}
-mkdir -p "$out" "$cache"
-out=$(cd "$out" && pwd) cache=$(cd "$cache" && pwd)
-
-say() { echo "build-netboot: $*"; }
-die() { echo "build-netboot: $*" >&2; exit 1; }
-
 [ -x "$installer" ] || die "$installer: not built; run 'make all' (or pass --installer PATH)"
 installer=$(realpath "$installer")
+out=${LF_IMAGES_DIR:-$top/build/images}
+cache=${LF_IMAGES_CACHE:-$out/cache}
+mkdir -p "$out" "$cache"
+out=$(realpath "$out") cache=$(realpath "$cache")
+cd "$top"
 
 # Debian packages unpacked into the image; the kernel is whatever linux-image-amd64 points to.
 DEBS=(busybox-static grub-common grub2-common grub-pc-bin grub-efi-amd64-bin libefiboot1
@@ -52,10 +52,11 @@ LINKS=(mkfs.ext4:mke2fs fsck.ext4:e2fsck mkfs.vfat:mkfs.fat fsck.vfat:fsck.fat
 	lvcreate:lvm lvremove:lvm lvs:lvm lvscan:lvm lvchange:lvm lvdisplay:lvm lvextend:lvm
 	lvresize:lvm)
 # Kernel modules (with their dependencies): disks, md/dm, file systems, common NICs, and
-# qemu_fw_cfg through which the lab tests hand scripts to the guest.
+# qemu_fw_cfg through which the lab tests hand scripts to the guest. vfat mounts need nls_ascii,
+# Debian's default iocharset.
 MODULES=(virtio_pci virtio_blk virtio_scsi virtio_net sd_mod ahci nvme e1000 e1000e igb ixgbe
 	i40e r8169 raid0 md_mod dm_mod dm_snapshot crc32c_generic ext4 vfat nls_cp437
-	nls_iso8859-1 loop af_packet qemu_fw_cfg)
+	nls_ascii nls_iso8859-1 loop af_packet qemu_fw_cfg)
 
 exec 9>"$out/.netboot.lock"
 flock 9
@@ -158,6 +159,9 @@ done
 for t in "${GRUB_TOOLS[@]}"; do plan_exec "$debs/$t"; done
 plan_exec "$installer" /usr/sbin/labforge-install
 plan_file /etc/mke2fs.conf
+# mkfs.fat converts volume labels through code page 850 with iconv.
+plan_file /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache
+plan_exec /usr/lib/x86_64-linux-gnu/gconv/IBM850.so
 plan_file "$top/images/initramfs/init" /init
 plan_file "$top/images/initramfs/lvm.conf" /etc/lvm/lvm.conf
 plan_file "$top/images/initramfs/mdadm.conf" /etc/mdadm/mdadm.conf
@@ -172,7 +176,7 @@ export SOURCE_DATE_EPOCH
 inputs=$work/inputs
 {
 	echo "source_date_epoch $SOURCE_DATE_EPOCH"
-	echo "builder $(sha256sum <"$0" | cut -d' ' -f1)"
+	echo "builder $(sha256sum <"$self" | cut -d' ' -f1)"
 	echo "modules ${MODULES[*]}"
 	echo "links ${LINKS[*]}"
 	printf '%s\n' "${deb_lines[@]}"
@@ -256,6 +260,7 @@ find "$debs/usr/lib/grub/x86_64-efi" -maxdepth 1 -type f \
 	-exec cp -t "$root/usr/lib/grub/x86_64-efi/" {} +
 mkdir -p "$root/usr/share/grub"
 cp "$debs/usr/share/grub/unicode.pf2" "$root/usr/share/grub/"
+mkdir -p "$root/usr/share/locale" # grub-install warns without it
 
 # Reproducible archive: sorted names, fixed owners and times, no gzip name or time stamp.
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -1,6 +1,7 @@
-# Boots the installer netboot pair in qemu (TCG) with 2 SSDs, 2 HDDs and two NICs, and checks
-# what the installer environment sees and can do: disk kinds, NICs, DHCP, the probe, real md
-# RAID0 and LVM (tests/lab/guest/md-lvm.sh runs inside, handed over through fw_cfg).
+# Boots the installer netboot pair in qemu (TCG) with 2 SSDs, 2 HDDs, a virtio boot disk and two
+# NICs, and checks what the installer environment sees and can do: disk kinds, NICs, DHCP, the
+# probe, GRUB for BIOS and UEFI, real md RAID0 and LVM (tests/lab/guest/md-lvm.sh runs inside,
+# handed over through fw_cfg). A second boot runs the install path with an unreadable plan.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib-qemu.sh"
 
@@ -24,6 +25,7 @@ lf_qemu_disk vm ssd 10G lf-ssd0
 lf_qemu_disk vm ssd 10G lf-ssd1
 lf_qemu_disk vm hdd 20G lf-hdd0
 lf_qemu_disk vm hdd 20G lf-hdd1
+lf_qemu_disk vm virtio 1G lf-boot
 lf_qemu_nic vm virtio-net-pci 52:54:00:4c:46:01
 lf_qemu_nic vm e1000 52:54:00:4c:46:02
 lf_qemu_fw_cfg vm opt/labforge/script "$LF_TOP/tests/lab/guest/md-lvm.sh"
@@ -93,6 +95,21 @@ else
 	fi
 fi
 
+# --- GRUB for BIOS and UEFI on the boot disk -------------------------------------------------
+grub=$(lf_qemu_section vm grub)
+if grep -qx 'grub-install i386-pc: 0' <<<"$grub" &&
+	head -c 440 "$(lf_qemu_disk_file vm 4)" | grep -aq GRUB; then
+	pass "grub-install i386-pc writes GRUB's boot code to the MBR"
+else
+	fail "grub-install i386-pc writes GRUB's boot code to the MBR" "$grub"
+fi
+if grep -qx 'grub-install x86_64-efi: 0' <<<"$grub" &&
+	grep -qx '/target/boot/efi/EFI/BOOT/BOOTX64.EFI' <<<"$grub"; then
+	pass "grub-install x86_64-efi puts EFI/BOOT/BOOTX64.EFI on the ESP"
+else
+	fail "grub-install x86_64-efi puts EFI/BOOT/BOOTX64.EFI on the ESP" "$grub"
+fi
+
 # --- md RAID0 arrays from the right disks -----------------------------------------------------
 md=$(lf_qemu_section vm md)
 check_array() { # NAME SERIAL SERIAL
@@ -141,6 +158,25 @@ if grep -Eq '^/dev/(mapper/labvg-vmbase|labvg/vmbase) /mnt/vmbase ext4 .*\bnoati
 	pass "vmbase mounted ext4 noatime,data=writeback, data survives a remount"
 else
 	fail "vmbase mounted ext4 noatime,data=writeback, data survives a remount" "$mounts"
+fi
+
+# --- the install path: the last console line says how it ended -------------------------------
+lf_qemu_new inst
+lf_qemu_disk inst ssd 10G lf-ssd0
+lf_qemu_kernel inst "$images/vmlinuz" "$images/initramfs.cpio.gz" \
+	"console=ttyS0,115200 panic=-1 labforge.plan=/nonexistent/plan.json labforge.reboot=0"
+lf_qemu_start inst
+if lf_qemu_wait_exit inst 180; then
+	pass "install path powers off with labforge.reboot=0"
+else
+	fail "install path powers off with labforge.reboot=0" "$(lf_qemu_tail inst 10)"
+fi
+last=$(lf_qemu_console inst | grep '^labforge: ' | tail -n 1)
+if [[ $last == "labforge: install failed: "* ]]; then
+	pass "install without a readable plan ends with '$last'"
+else
+	fail "install without a readable plan ends with 'labforge: install failed: ...'" \
+		"last line: $last" "$(lf_qemu_tail inst 10)"
 fi
 
 finish

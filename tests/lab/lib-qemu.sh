@@ -5,6 +5,7 @@
 #   lf_qemu_new vm                      # a guest named vm; its files live in $T_TMP/vm/
 #   lf_qemu_disk vm ssd 1G lf-ssd0      # sparse raw file on virtio-scsi, rotation_rate=1
 #   lf_qemu_disk vm hdd 2G lf-hdd0      # rotation_rate=7200
+#   lf_qemu_disk vm virtio 1G lf-boot   # virtio-blk
 #   lf_qemu_nic vm virtio-net-pci 52:54:00:00:00:01    # qemu user networking (DHCP, no host net)
 #   lf_qemu_fw_cfg vm opt/labforge/script FILE          # file readable inside the guest
 #   lf_qemu_kernel vm VMLINUZ INITRD "APPEND LINE"      # direct kernel boot
@@ -55,16 +56,21 @@ lf_qemu_new() { # VM
 	_lfq_args[$vm]+=" -device virtio-scsi-pci,id=scsi0"
 }
 
-# KIND is ssd or hdd; SIZE as truncate(1) takes it; SERIAL shows in the guest (vpd_pg80) and
-# the disk sits at SCSI target N (the Nth disk, from 0).
+# KIND: ssd or hdd (virtio-scsi, rotation_rate 1 or 7200, at SCSI target N for the Nth disk
+# from 0), or virtio (virtio-blk). SIZE as truncate(1) takes it; SERIAL shows in the guest
+# (/sys/block/sdX/device/vpd_pg80, /sys/block/vdX/serial).
 lf_qemu_disk() { # VM KIND SIZE SERIAL
-	local vm=$1 kind=$2 size=$3 serial=$4 n=${_lfq_disks[$1]} rate
-	case $kind in ssd) rate=1 ;; hdd) rate=7200 ;; *) echo "lf_qemu_disk: kind $kind?" >&2; return 2 ;; esac
+	local vm=$1 kind=$2 size=$3 serial=$4 n=${_lfq_disks[$1]} dev
+	case $kind in
+	ssd) dev="scsi-hd,bus=scsi0.0,scsi-id=$n,lun=0,rotation_rate=1" ;;
+	hdd) dev="scsi-hd,bus=scsi0.0,scsi-id=$n,lun=0,rotation_rate=7200" ;;
+	virtio) dev=virtio-blk-pci ;;
+	*) echo "lf_qemu_disk: unknown disk kind $kind" >&2; return 2 ;;
+	esac
 	local f=$T_TMP/$vm/disk$n.raw
 	truncate -s "$size" "$f"
 	_lfq_args[$vm]+=" -drive if=none,id=d$n,file=$f,format=raw,cache=unsafe"
-	_lfq_args[$vm]+=" -device scsi-hd,bus=scsi0.0,drive=d$n,scsi-id=$n,lun=0"
-	_lfq_args[$vm]+=",rotation_rate=$rate,serial=$serial"
+	_lfq_args[$vm]+=" -device $dev,drive=d$n,serial=$serial"
 	_lfq_disks[$vm]=$((n + 1))
 }
 
@@ -141,10 +147,10 @@ lf_qemu_wait_exit() { # VM TIMEOUT
 }
 
 lf_qemu_stop() { # VM
-	local vm=$1 pid=${_lfq_pid[$1]:-} i
+	local vm=$1 pid=${_lfq_pid[$1]:-}
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done

@@ -1,7 +1,8 @@
+# shellcheck shell=dash # runs under busybox ash
 # Runs inside the installer initramfs (labforge.test=1, handed over through fw_cfg): prints the
-# disks, NICs and the probe's inventory, then builds the storage role's layout by hand with real
-# md and LVM (DESIGN §5.3) and prints what the kernel and the tools report, for
-# tests/lab/boot-installer.sh to check.
+# disks, NICs and the probe's inventory, installs GRUB (BIOS and UEFI) on the virtio disk, builds
+# the storage role's layout by hand with real md and LVM (DESIGN §5.3) and prints what the
+# kernel and the tools report, for tests/lab/boot-installer.sh to check.
 set -u
 begin() { echo "=== BEGIN $1 ==="; }
 end() { echo "=== END $1 ==="; }
@@ -12,7 +13,8 @@ step() { # NAME CMD...: runs CMD, reports a failure by name
 		return 1
 	fi
 }
-# vpd_pg80: a 4-byte header, then the serial number.
+# vpd_pg80: a 4-byte header, then the serial number; sysfs wants it read whole, not seeked.
+# shellcheck disable=SC2002
 serial() { cat "/sys/block/$1/device/vpd_pg80" 2>/dev/null | tail -c +5 | tr -d '\000 '; }
 with_serial() { # PREFIX: /dev/ paths of the disks whose serial starts with PREFIX
 	local d
@@ -47,6 +49,32 @@ cat /tmp/probe.status
 head -c 2000 /tmp/probe.err
 end probe-status
 
+failed=0
+
+# GRUB for both firmware kinds, the way the installer will: BIOS boot partition + ESP + /boot.
+boot=
+for d in /sys/block/vd*; do [ "$(cat "$d/serial" 2>/dev/null)" = lf-boot ] && boot=/dev/${d##*/}; done
+begin grub
+if [ -n "$boot" ] &&
+	step sgdisk -n1:1M:+1M -t1:ef02 -n2:0:+64M -t2:ef00 -n3:0:+128M -t3:8300 "$boot" &&
+	step mkfs.vfat -F 32 -n ESP "${boot}2" &&
+	step mkfs.ext4 -q "${boot}3" &&
+	mkdir -p /target && step mount "${boot}3" /target &&
+	mkdir -p /target/boot/efi && step mount "${boot}2" /target/boot/efi; then
+	grub-install --target=i386-pc --boot-directory=/target/boot "$boot" >/tmp/grub.out 2>&1
+	echo "grub-install i386-pc: $?"
+	grub-install --target=x86_64-efi --efi-directory=/target/boot/efi \
+		--boot-directory=/target/boot --removable --no-nvram >>/tmp/grub.out 2>&1
+	echo "grub-install x86_64-efi: $?"
+	find /target/boot/efi/EFI -type f
+	ls /target/boot/grub
+	cat /tmp/grub.out
+	umount /target/boot/efi /target
+else
+	failed=1
+fi
+end grub
+
 ssd=$(with_serial lf-ssd) hdd=$(with_serial lf-hdd)
 # shellcheck disable=SC2086 # device lists
 step mdadm --create /dev/md/fast --run --level=0 --raid-devices=2 --metadata=1.2 $ssd &&
@@ -80,3 +108,4 @@ begin mounts
 grep ' /mnt/vmbase ' /proc/mounts
 cat /mnt/vmbase/hello
 end mounts
+exit $failed
