@@ -9,6 +9,8 @@
 #include "diag.h"
 #include "macro.h"
 
+struct json_object;
+
 /* Longest list (disks, partitions, warnings, ...) and string a plan read from JSON may hold. */
 #define LF_PLAN_MAX_ITEMS 4096
 #define LF_PLAN_MAX_STRING 4096

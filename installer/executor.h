@@ -1,0 +1,105 @@
+/* The plan executor (DESIGN §5.3, §8.3): turns a node's plan into partitions, md RAID0 arrays,
+ * LVM, file systems mounted under the target, then the installed system's configuration. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "macro.h"
+#include "plan.h"
+#include "progress.h"
+
+#define LF_EXEC_TARGET "/target"
+/* The journal of finished steps, on the target's root file system (see below). */
+#define LF_EXEC_JOURNAL "/var/lib/labforge/install.journal"
+
+/* Steps each call reports to its lf_progress (the caller adds them to its total). */
+#define LF_EXEC_PREPARE_STEPS 7
+#define LF_EXEC_CONFIGURE_STEPS 5
+
+/* Journal step names the caller may test and mark around its own work (image extraction). */
+#define LF_EXEC_STEP_DISKS "disks" /* prepare_disks finished: layout made, mounted */
+#define LF_EXEC_STEP_EXTRACT "extract" /* the caller's: role image extracted into the target */
+#define LF_EXEC_STEP_CONFIG "config"    /* configuration files written */
+#define LF_EXEC_STEP_INITRAMFS "initramfs"
+#define LF_EXEC_STEP_BOOTLOADER "bootloader"
+
+typedef struct lf_exec_opts {
+        const char *target; /* NULL: LF_EXEC_TARGET */
+        const char *proc_root; /* NULL: "/proc"; mdstat and mounts are read there */
+        const char *dev_root; /* NULL: "/dev"; /dev/md/NAME links are resolved there */
+        /* SHA-256 of the role image about to be extracted, or NULL. It is part of the journal's
+         * key with the plan's SHA-256, so a rerun with another image extracts again. */
+        const char *image_sha256;
+} lf_exec_opts;
+
+/* What /etc/labforge/node.conf (DESIGN §7) needs beyond the plan. */
+typedef struct lf_exec_config {
+        unsigned nodeid; /* the cluster node id (lf_node.nodeid) */
+        const char *manifest_path; /* lab manifest copied to /etc/labforge/lab.xml; NULL: none */
+        const char *libvirt_uri; /* NULL: "qemu:///system" */
+        const char *corosync_conf; /* NULL: "/etc/corosync/corosync.conf" */
+        /* The corosync key handed out by the appliance, written to /etc/corosync/authkey
+         * (mode 0400); NULL: none, and node.conf names no authkey. */
+        const void *authkey;
+        size_t authkey_len;
+        /* NULL: the management address when the plan has a static one, else left out. */
+        const char *bind_address;
+} lf_exec_config;
+
+typedef struct lf_exec lf_exec;
+
+/* Binds the executor to a plan (which must outlive it). Checks what the executor relies on
+ * (absolute device paths, partitions on the plan's disks, array members among the plan's
+ * partitions); problems go to diag and give -EINVAL. Runs nothing. */
+int lf_exec_new(const lf_plan *plan, const lf_exec_opts *opts, lf_diag *diag, lf_exec **ret);
+/* Frees memory only: never unmounts (lf_exec_unmount does). */
+void lf_exec_free(lf_exec *x);
+DEFINE_TRIVIAL_CLEANUP_FUNC(lf_exec *, lf_exec_free);
+#define _cleanup_exec_ _cleanup_(lf_exec_freep)
+
+/* Everything up to the plan's file systems mounted under the target, correct from any state the
+ * disks are in (DESIGN §8.3): it looks first (/proc/mdstat, /proc/mounts, pvs/vgs, sfdisk
+ * --json, blkid, the journal) and then acts.
+ * - Resume: when the journal on the plan's root file system has this plan's (and image's) key,
+ *   every disk's partition table is exactly the plan's, and the arrays, PVs, VG, LVs and file
+ *   systems it recorded are there with the UUIDs it recorded, nothing is recreated: arrays are
+ *   assembled, the VG activated, file systems mounted, and lf_exec_step_done() answers from
+ *   the journal. Anything else (no journal, another plan, another image, a UUID that changed:
+ *   disks swapped or written underneath) discards the journal and starts over.
+ * - Start over: unmounts what is mounted under the target; deactivates and removes every VG
+ *   with a PV on the plan's disks (a foreign "labvg" too, told apart by UUID); stops every md
+ *   array with a member on them; zeroes md superblocks and wipes signatures (wipefs -a) of
+ *   their partitions and the disks; writes the GPT (sgdisk: names "lf:<node>:<use>", type
+ *   GUIDs, exact starts and sizes); creates the arrays (mdadm --create --run --metadata
+ *   --level --chunk --homehost=<node> --name=<class>, so md names read "<node>:<class>"), PVs
+ *   with their tags, the VG, the LVs on their PVs, file systems (ext4 labelled "root" or the
+ *   LV's name, the ESP vfat "EFI") and mounts them; then starts the journal with "disks".
+ * Never touches a device outside the plan: before every destructive command each device it
+ * names is checked to be a plan disk, one of their partitions, an array or LV built only from
+ * those. An array or VG that spans a plan disk and a disk outside the plan is refused before
+ * anything is written: diag names it and what to do, -EBUSY is returned. A failing command is
+ * reported to diag with its command line, exit status and output (-EIO). */
+int lf_exec_prepare_disks(lf_exec *x, lf_progress *p, lf_diag *diag);
+
+/* The journal, for steps the caller runs between prepare_disks and configure_target:
+ *   if (!lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT)) { extract...; lf_exec_step_mark(...); }
+ * Marks are appended and fsync'ed, so a power cut loses at most the step it interrupted. */
+bool lf_exec_step_done(const lf_exec *x, const char *step);
+int lf_exec_step_mark(lf_exec *x, const char *step, lf_diag *diag);
+
+/* After the role image was extracted into the target: hostname, hosts, fstab (by UUID),
+ * mdadm.conf, systemd-networkd units, sysctl.d, exports, NFS mounts, /etc/labforge/node.conf
+ * and lab.xml, the serial console on the kernel command line; then, chrooted with /proc, /sys
+ * and /dev bound, update-initramfs and grub-install for BIOS (the boot disk) and UEFI
+ * (removable path, no NVRAM), update-grub. Steps the journal holds are skipped. Ends by
+ * removing the journal (a finished install leaves none, so a later rebuild starts over) and
+ * lf_exec_unmount(). The role image must hold grub-pc-bin, grub-efi-amd64-bin, grub2-common,
+ * initramfs-tools, mdadm and lvm2. */
+int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p,
+                             lf_diag *diag);
+
+/* Unmounts everything under the target (deepest first, bind mounts included), syncs. Safe to
+ * call on any error path and more than once. */
+int lf_exec_unmount(lf_exec *x, lf_diag *diag);
