@@ -97,17 +97,19 @@ fetch() { # PACKAGE VERSION SHA256 -> path of the verified .deb in the cache
 	echo "$f"
 }
 
-read -r _ _ _ kpkg < <(records linux-image-amd64)
+kernel_record=$(records linux-image-amd64)
+read -r _ _ _ kpkg <<<"$kernel_record"
 [[ $kpkg == linux-image-*-amd64 ]] || die "linux-image-amd64 depends on '$kpkg', not a kernel"
 kver=${kpkg#linux-image-}
 
 declare -A deb_file deb_version
 deb_lines=()
+deb_records=$(records "$kpkg" "${DEBS[@]}" | LC_ALL=C sort)
 while read -r pkg ver sum _; do
 	deb_file[$pkg]=$(fetch "$pkg" "$ver" "$sum")
 	deb_version[$pkg]=$ver
 	deb_lines+=("deb $pkg $ver $sum")
-done < <(records "$kpkg" "${DEBS[@]}" | LC_ALL=C sort)
+done <<<"$deb_records"
 
 work=$out/.netboot-work
 rm -rf "$work"
@@ -116,7 +118,7 @@ trap 'rm -rf "$work"' EXIT
 for pkg in "${DEBS[@]}"; do dpkg-deb -x "${deb_file[$pkg]}" "$work/debs"; done
 debs=$work/debs
 
-# --- The file plan: every file the image copies, as "SOURCE DESTINATION" ---------------------
+# --- The file plan: "file SOURCE DEST" or "link TARGET DEST" for everything the image copies --
 
 # Destinations use the /usr-merged names (bin, sbin, lib, lib64 are links into /usr).
 usr_path() {
@@ -262,6 +264,7 @@ mkdir -p "$root/usr/share/grub"
 cp "$debs/usr/share/grub/unicode.pf2" "$root/usr/share/grub/"
 mkdir -p "$root/usr/share/locale" # grub-install warns without it
 
+say "packing initramfs.cpio.gz"
 # Reproducible archive: sorted names, fixed owners and times, no gzip name or time stamp.
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
