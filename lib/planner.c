@@ -919,8 +919,8 @@ static int plan_links(planner *pl) {
                 if (!mine_a && !streq(l->b.node, pl->node->name))
                         continue;
                 const lf_link_end *me = mine_a ? &l->a : &l->b, *other = mine_a ? &l->b : &l->a;
-                bool a_storage;
-                uint32_t base;
+                bool a_storage = false;
+                uint32_t base = 0;
 
                 n_links++;
                 r = link_addresses(pl, i, &a_storage, &base);
