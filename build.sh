@@ -62,8 +62,9 @@ demo() {
 	local room=examples/room-301 bin=build/bin/labforge node inv
 	echo "== labforge validate $room/lab.xml"
 	"$bin" validate "$room/lab.xml"
-	for inv in "$room"/inventories/*.json; do
-		node=$(basename "$inv" .json)
+	# Nodes in the room file's order; each has a bundled inventory of its hardware.
+	for node in $(xmllint --xpath '/lab/node/@name' "$room/lab.xml" | sed -E 's/ ?name="([^"]*)"/\1 /g'); do
+		inv=$room/inventories/$node.json
 		echo
 		echo "== labforge plan --manifest $room/lab.xml --node $node --inventory $inv --format text"
 		"$bin" plan --manifest "$room/lab.xml" --node "$node" --inventory "$inv" --format text
@@ -74,7 +75,7 @@ case ${1:-build} in
 deps) deps ;;
 build) deps; make -j"$jobs" all ;;
 check) deps; make -j"$jobs" check ;;
-demo) deps; make -j"$jobs" all; demo ;;
+demo) deps; make -s -j"$jobs" all; demo ;;
 images) deps; make -j"$jobs" all; images/build-netboot.sh ;;
 *) echo "usage: $0 [deps|build|check|demo|images]" >&2; exit 2 ;;
 esac
