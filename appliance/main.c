@@ -15,6 +15,7 @@ static const struct {
         {"schedule", verb_schedule, "print the VM scheduler's plan for a cluster snapshot"},
         {"simulate", verb_simulate, "replay a classroom day through the scheduler and compare"},
         {"plan", verb_plan, "print the install plan of one node (manifest + inventory)"},
+        {"image", verb_image, "pack a role's root file system into an installable image"},
 };
 
 static void usage(FILE *f) {

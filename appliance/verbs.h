@@ -3,6 +3,7 @@
  * input or usage (with the problem reported on stderr). */
 #pragma once
 
+int verb_image(int argc, char **argv);
 int verb_plan(int argc, char **argv);
 int verb_schedule(int argc, char **argv);
 int verb_simulate(int argc, char **argv);
