@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for the qemu lab tests (tests/lab/*.sh): boot a guest under TCG with virtual
 # SSDs, HDDs and NICs, watch its serial console for marker lines, and always stop it again.
 # Source after tests/lib.sh:

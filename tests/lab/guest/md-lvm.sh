@@ -13,19 +13,25 @@ step() { # NAME CMD...: runs CMD, reports a failure by name
 		return 1
 	fi
 }
-# vpd_pg80: a 4-byte header, then the serial number; sysfs wants it read whole, not seeked.
+# SCSI disks: vpd_pg80, a 4-byte header, then the serial number; sysfs wants it read whole, not
+# seeked. virtio disks: /sys/block/vdX/serial.
 # shellcheck disable=SC2002
-serial() { cat "/sys/block/$1/device/vpd_pg80" 2>/dev/null | tail -c +5 | tr -d '\000 '; }
+serial() {
+	case $1 in
+	vd*) cat "/sys/block/$1/serial" ;;
+	*) cat "/sys/block/$1/device/vpd_pg80" 2>/dev/null | tail -c +5 | tr -d '\000 ' ;;
+	esac
+}
 with_serial() { # PREFIX: /dev/ paths of the disks whose serial starts with PREFIX
 	local d
-	for d in /sys/block/sd*; do
+	for d in /sys/block/sd* /sys/block/vd*; do
 		d=${d##*/}
 		case $(serial "$d") in "$1"*) echo "/dev/$d" ;; esac
 	done
 }
 
 begin disks
-for d in /sys/block/sd*; do
+for d in /sys/block/sd* /sys/block/vd*; do
 	n=${d##*/}
 	echo "$n rotational=$(cat "$d/queue/rotational") serial=$(serial "$n")" \
 		"sectors=$(cat "$d/size") hctl=$(basename "$(readlink -f "$d/device")")"
@@ -52,8 +58,7 @@ end probe-status
 failed=0
 
 # GRUB for both firmware kinds, the way the installer will: BIOS boot partition + ESP + /boot.
-boot=
-for d in /sys/block/vd*; do [ "$(cat "$d/serial" 2>/dev/null)" = lf-boot ] && boot=/dev/${d##*/}; done
+boot=$(with_serial lf-boot)
 begin grub
 if [ -n "$boot" ] &&
 	step sgdisk -n1:1M:+1M -t1:ef02 -n2:0:+64M -t2:ef00 -n3:0:+128M -t3:8300 "$boot" &&
