@@ -10,3 +10,9 @@
  * or non-regular file, or one larger than max bytes, is reported to diag as "PATH: ..." and
  * gives a negative errno (-EFBIG when too large); ret_* are then untouched. */
 int lf_read_file(const char *path, size_t max, lf_diag *diag, char **ret_buf, size_t *ret_len);
+
+/* Replaces path with data so that a power cut leaves either the old or the new file: writes
+ * "<path>.lf-tmp", fsyncs it, renames it over path and fsyncs the directory. 0 or -errno. */
+int lf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Creates path and its missing parents (like mkdir -p); existing directories are fine. */
+int lf_mkdir_p(const char *path, unsigned mode);
