@@ -15,7 +15,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 FUZZ_SECONDS ?= 60
 
-PKGS := json-c libxml-2.0 blkid libcrypto libarchive libcurl
+PKGS := json-c libxml-2.0 blkid libcrypto libarchive libcurl libmicrohttpd sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -14,6 +14,7 @@ DEPS=(
 	clang
 	clang-format
 	cpio
+	curl
 	dosfstools
 	e2fsprogs
 	fdisk
@@ -25,6 +26,8 @@ DEPS=(
 	libclang-rt-14-dev
 	libcurl4-openssl-dev
 	libjson-c-dev
+	libmicrohttpd-dev
+	libsqlite3-dev
 	libssl-dev
 	libxml2-dev
 	libxml2-utils

@@ -490,6 +490,10 @@ static bool ifname_ok(const char *s) {
         return true;
 }
 
+bool lf_manifest_name_valid(const char *s) {
+        return host_name_ok(s);
+}
+
 static void check_name(loader *l, const xmlNode *n, const char *attr, const char *what) {
         if (!host_name_ok(lf_xml_attr(n, attr)))
                 bad_attr(l, n, attr,

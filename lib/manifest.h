@@ -169,3 +169,6 @@ int lf_role_parse(const char *s, unsigned *ret_roles);
 /* "login+storage" for a role set, written to buf. */
 void lf_roles_format(unsigned roles, char *buf, size_t len);
 const char *lf_wipe_policy_name(lf_wipe_policy p);
+/* True when s is a valid node (host) name: lowercase letters, digits and '-', at most 63,
+ * not starting or ending with '-' (the rule the manifest applies to <node name>). */
+bool lf_manifest_name_valid(const char *s);
