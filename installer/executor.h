@@ -12,7 +12,7 @@
 
 #define LF_EXEC_TARGET "/target"
 /* The journal of finished steps, on the target's root file system (see below). */
-#define LF_EXEC_JOURNAL "/var/lib/labforge/install.journal"
+#define LF_EXEC_JOURNAL "/etc/labforge/install.journal" /* /etc is always on root */
 
 /* Steps each call reports to its lf_progress (the caller adds them to its total). */
 #define LF_EXEC_PREPARE_STEPS 7
