@@ -234,9 +234,23 @@ static long long now_ms(void) {
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static _Noreturn void child_exec(lf_cmd *c, int in_fd, int out_fd, int err_fd) {
+/* In the child: stdio, a clean signal state and no inherited descriptors, then exec. On failure
+ * the exec error goes to report_fd (when >= 0, close-on-exec) before exiting 127. */
+static _Noreturn void child_exec(const lf_cmd *c, int in_fd, int out_fd, int err_fd,
+                                 int report_fd) {
+        sigset_t none;
+        int e;
+
         if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-                _exit(127);
+                goto fail;
+        /* A caller that blocks signals for signalfd must not hand that on: a tool with SIGTERM
+         * blocked could not be stopped. Descriptors the caller left inheritable (sockets of a
+         * server) must not outlive it in a long-running child either; the kernels that lack
+         * close_range() only miss this tidying. */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        (void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         if (c->clear_env) {
                 const char *path = getenv("PATH");
                 clearenv();
@@ -246,6 +260,10 @@ static _Noreturn void child_exec(lf_cmd *c, int in_fd, int out_fd, int err_fd) {
         for (size_t i = 0; i < c->envc; i++)
                 putenv(c->env[i]);
         execvp(c->argv[0], c->argv);
+fail:
+        e = errno;
+        if (report_fd >= 0)
+                (void)!write(report_fd, &e, sizeof(e));
         _exit(127);
 }
 
@@ -290,10 +308,8 @@ int lf_cmd_run(lf_cmd *c, lf_cmd_result *ret) {
                 r = -errno;
                 goto cleanup;
         }
-        if (pid == 0) {
-                signal(SIGPIPE, SIG_DFL);
-                child_exec(c, in[0], out[1], err[1]);
-        }
+        if (pid == 0)
+                child_exec(c, in[0], out[1], err[1], -1);
 
         close(in[0]);
         close(out[1]);
@@ -387,4 +403,169 @@ int lf_cmd_run_ok(lf_cmd *c, lf_cmd_result *ret) {
         if (r < 0)
                 return r;
         return ret->exit_status == 0 ? 0 : -EIO;
+}
+
+struct lf_proc {
+        pid_t pid; /* 0 once reaped */
+        int status;
+        int fd;
+        char buf[LF_PROC_LINE_MAX + 1];
+        size_t len;
+};
+
+int lf_cmd_spawn(const lf_cmd *c, lf_proc **ret) {
+        _cleanup_close_ int null_fd = -1, out_r = -1, out_w = -1, rep_r = -1, rep_w = -1;
+        int fds[2], e = 0;
+        ssize_t n;
+        pid_t pid;
+
+        if (c->oom)
+                return -ENOMEM;
+        lf_proc *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->fd = -1;
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || pipe2(fds, O_CLOEXEC) < 0)
+                goto fail;
+        out_r = fds[0], out_w = fds[1];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                goto fail;
+        rep_r = fds[0], rep_w = fds[1];
+
+        pid = fork();
+        if (pid < 0)
+                goto fail;
+        if (pid == 0)
+                child_exec(c, null_fd, out_w, out_w, rep_w);
+        closep(&rep_w);
+        rep_w = -1;
+        /* The report pipe closes without a word when exec succeeds. */
+        do
+                n = read(rep_r, &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n == sizeof(e)) {
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                free(p);
+                return -(e > 0 ? e : ENOEXEC);
+        }
+        if (fcntl(out_r, F_SETFL, O_NONBLOCK) < 0) {
+                e = errno;
+                kill(pid, SIGKILL);
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                free(p);
+                return -e;
+        }
+        p->pid = pid;
+        p->fd = TAKE_FD(out_r);
+        *ret = p;
+        return 0;
+
+fail:
+        e = errno;
+        free(p);
+        return -e;
+}
+
+pid_t lf_proc_pid(const lf_proc *p) {
+        return p->pid;
+}
+
+int lf_proc_fd(const lf_proc *p) {
+        return p->fd;
+}
+
+int lf_proc_read(lf_proc *p, lf_proc_line_fn line, void *userdata) {
+        /* A bounded share per call, so a chatty child cannot keep the caller's loop to itself. */
+        for (unsigned rounds = 0; rounds < 64; rounds++) {
+                if (p->fd < 0)
+                        return 1;
+                ssize_t n = read(p->fd, p->buf + p->len, LF_PROC_LINE_MAX - p->len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EAGAIN ? 0 : -errno;
+                }
+                if (n == 0) {
+                        closep(&p->fd);
+                        p->fd = -1;
+                        if (p->len > 0) {
+                                p->buf[p->len] = 0;
+                                p->len = 0;
+                                line(p->buf, userdata);
+                        }
+                        return 1;
+                }
+                p->len += (size_t)n;
+                size_t start = 0;
+                for (size_t i = 0; i < p->len; i++)
+                        if (p->buf[i] == '\n') {
+                                p->buf[i] = 0;
+                                line(p->buf + start, userdata);
+                                start = i + 1;
+                        }
+                if (start == 0 && p->len == LF_PROC_LINE_MAX) {
+                        p->buf[p->len] = 0;
+                        line(p->buf, userdata);
+                        start = p->len;
+                }
+                memmove(p->buf, p->buf + start, p->len - start);
+                p->len -= start;
+        }
+        return 0;
+}
+
+static int proc_status(int status) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int lf_proc_reap(lf_proc *p, int *ret_status) {
+        int status;
+
+        if (p->pid > 0) {
+                pid_t r = waitpid(p->pid, &status, WNOHANG);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r <= 0)
+                        return 0;
+                p->pid = 0;
+                p->status = proc_status(status);
+        }
+        *ret_status = p->status;
+        return 1;
+}
+
+int lf_proc_stop(lf_proc *p, unsigned timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+        int status, r;
+
+        if (p->pid > 0)
+                kill(p->pid, SIGTERM);
+        while ((r = lf_proc_reap(p, &status)) == 0) {
+                if (now_ms() >= deadline) {
+                        kill(p->pid, SIGKILL);
+                        while (waitpid(p->pid, &status, 0) < 0)
+                                if (errno != EINTR)
+                                        return -errno;
+                        p->pid = 0;
+                        p->status = proc_status(status);
+                        return p->status;
+                }
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+        }
+        return r < 0 ? r : status;
+}
+
+void lf_proc_free(lf_proc *p) {
+        if (!p)
+                return;
+        if (p->pid > 0) {
+                kill(p->pid, SIGKILL);
+                while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        closep(&p->fd);
+        free(p);
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -57,3 +58,33 @@ void lf_cmd_result_clear(lf_cmd_result *r);
 typedef int (*lf_cmd_hook_fn)(const char *const *argv, const char *input, size_t input_len,
                               lf_cmd_result *ret, void *userdata);
 void lf_cmd_set_hook(lf_cmd_hook_fn hook, void *userdata);
+
+/* Long-running children (dnsmasq, corosync) that a supervisor keeps. lf_cmd_spawn() starts the
+ * command in the background with stdin on /dev/null and stdout and stderr on one pipe, which
+ * the caller polls (lf_proc_fd) and reads line by line (lf_proc_read). The command's timeout and
+ * input do not apply; neither does the test hook: tests spawn a stand-in program instead. */
+typedef struct lf_proc lf_proc;
+/* Longer output lines are handed over in pieces of this many bytes. */
+#define LF_PROC_LINE_MAX 4096
+
+/* Returns 0 once the program runs; when it cannot be executed, the exec error (-ENOENT,
+ * -EACCES, ...) without leaving a child behind. */
+int lf_cmd_spawn(const lf_cmd *c, lf_proc **ret);
+pid_t lf_proc_pid(const lf_proc *p);
+/* The non-blocking read end of the output pipe, for poll(); -1 once it reached end of file. */
+int lf_proc_fd(const lf_proc *p);
+typedef void (*lf_proc_line_fn)(const char *line, void *userdata);
+/* Calls line() for every complete output line the pipe holds now (without its newline) and, at
+ * end of file, for an unterminated rest. Returns 1 at end of file, 0 while the pipe is open,
+ * or a negative errno. */
+int lf_proc_read(lf_proc *p, lf_proc_line_fn line, void *userdata);
+/* Without blocking: 0 while the child runs; 1 once it ended, with its status (as in
+ * lf_cmd_result.exit_status) in *ret_status. */
+int lf_proc_reap(lf_proc *p, int *ret_status);
+/* SIGTERM, up to timeout_ms for the child to end, then SIGKILL; returns its status (a child
+ * that already ended is just reaped). */
+int lf_proc_stop(lf_proc *p, unsigned timeout_ms);
+/* Kills (SIGKILL) and reaps a child that still runs, then frees p. */
+void lf_proc_free(lf_proc *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(lf_proc *, lf_proc_free);
+#define _cleanup_proc_ _cleanup_(lf_proc_freep)

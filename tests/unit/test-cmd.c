@@ -1,6 +1,10 @@
 /* The command runner: real executions (output capture, exit status, stdin, environment,
  * timeout) and the test hook that records argv instead of running. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "cmd.h"
 #include "test.h"
@@ -117,4 +121,118 @@ TEST(hook_records_instead_of_running) {
         ASSERT_STREQ(res.out, "canned output\n");
         ASSERT_STREQ(res.err, "");
         lf_cmd_result_clear(&res);
+}
+
+typedef struct lines {
+        char text[8192];
+        size_t n;
+} lines;
+
+static void collect_line(const char *line, void *userdata) {
+        lines *l = userdata;
+        size_t off = strlen(l->text);
+        snprintf(l->text + off, sizeof(l->text) - off, "[%s]", line);
+        l->n++;
+}
+
+/* Polls and reads until end of file (at most 10 s). */
+static void read_to_eof(lf_proc *p, lines *l) {
+        for (int i = 0; i < 1000; i++) {
+                int r = lf_proc_read(p, collect_line, l);
+                ASSERT_TRUE(r >= 0);
+                if (r == 1)
+                        return;
+                struct pollfd pfd = {lf_proc_fd(p), POLLIN, 0};
+                poll(&pfd, 1, 10);
+        }
+        lf_test_fail(__FILE__, __LINE__, "no end of file from the child");
+}
+
+TEST(spawn_reads_lines_of_stdout_and_stderr) {
+        _cleanup_cmd_ lf_cmd *c = lf_cmd_new("sh");
+        _cleanup_proc_ lf_proc *p = NULL;
+        lines l = {};
+        int status = -1;
+
+        lf_cmd_add_args(c, "-c", "echo one; echo two >&2; printf 'three'; exit 4", NULL);
+        ASSERT_EQ(lf_cmd_spawn(c, &p), 0);
+        ASSERT_TRUE(lf_proc_pid(p) > 0);
+        read_to_eof(p, &l);
+        ASSERT_STREQ(l.text, "[one][two][three]");
+        ASSERT_EQ(lf_proc_fd(p), -1);
+        for (int i = 0; i < 500 && lf_proc_reap(p, &status) == 0; i++)
+                usleep(10000);
+        ASSERT_EQ(status, 4);
+        /* Reaping again gives the same status. */
+        ASSERT_EQ(lf_proc_reap(p, &status), 1);
+        ASSERT_EQ(status, 4);
+}
+
+TEST(spawn_cuts_overlong_lines) {
+        _cleanup_cmd_ lf_cmd *c = lf_cmd_new("sh");
+        _cleanup_proc_ lf_proc *p = NULL;
+        lines l = {};
+
+        /* 5000 bytes without a newline, then "x": one piece of LF_PROC_LINE_MAX and the rest. */
+        lf_cmd_add_args(c, "-c", "head -c 5000 /dev/zero | tr '\\0' a; echo; echo x", NULL);
+        ASSERT_EQ(lf_cmd_spawn(c, &p), 0);
+        read_to_eof(p, &l);
+        ASSERT_EQ(l.n, 3);
+        ASSERT_EQ(strlen(l.text), 2 + LF_PROC_LINE_MAX + 2 + (5000 - LF_PROC_LINE_MAX) + 3);
+        ASSERT_TRUE(strstr(l.text, "][x]") != NULL);
+}
+
+TEST(spawn_missing_program_fails_at_once) {
+        _cleanup_cmd_ lf_cmd *c = lf_cmd_new("/nonexistent/labforge-nothing");
+        lf_proc *p = NULL;
+
+        ASSERT_EQ(lf_cmd_spawn(c, &p), -ENOENT);
+        ASSERT_TRUE(p == NULL);
+        /* No child was left behind to reap. */
+        ASSERT_EQ(waitpid(-1, NULL, WNOHANG), -1);
+        ASSERT_EQ(errno, ECHILD);
+}
+
+TEST(spawn_stop_terminates_then_kills) {
+        _cleanup_cmd_ lf_cmd *c = lf_cmd_new("sleep");
+        _cleanup_cmd_ lf_cmd *stubborn = lf_cmd_new("sh");
+        lf_proc *p = NULL;
+        sigset_t term, old;
+
+        lf_cmd_add_arg(c, "30");
+        /* A caller that blocks SIGTERM (for signalfd) must not hand the block to its child. */
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, &old);
+        ASSERT_EQ(lf_cmd_spawn(c, &p), 0);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        ASSERT_EQ(lf_proc_stop(p, 5000), 128 + SIGTERM);
+        lf_proc_free(p);
+
+        lf_cmd_add_args(stubborn, "-c", "trap '' TERM; echo ready; while :; do sleep 1; done",
+                        NULL);
+        ASSERT_EQ(lf_cmd_spawn(stubborn, &p), 0);
+        lines l = {};
+        for (int i = 0; i < 500 && l.n == 0; i++) {
+                lf_proc_read(p, collect_line, &l);
+                usleep(10000);
+        }
+        ASSERT_STREQ(l.text, "[ready]");
+        ASSERT_EQ(lf_proc_stop(p, 200), 128 + SIGKILL);
+        lf_proc_free(p);
+}
+
+TEST(spawn_child_inherits_no_descriptors) {
+        _cleanup_cmd_ lf_cmd *c = lf_cmd_new("sh");
+        _cleanup_proc_ lf_proc *p = NULL;
+        lines l = {};
+        int fd = open("/dev/null", O_RDONLY); /* deliberately inheritable */
+
+        ASSERT_TRUE(fd >= 3);
+        lf_cmd_add_argf(c, "%s", "-c");
+        lf_cmd_add_argf(c, "[ -e /proc/self/fd/%d ] && echo leaked || echo clean", fd);
+        ASSERT_EQ(lf_cmd_spawn(c, &p), 0);
+        read_to_eof(p, &l);
+        close(fd);
+        ASSERT_STREQ(l.text, "[clean]");
 }
