@@ -15,6 +15,12 @@ static const struct {
         {"schedule", verb_schedule, "print the VM scheduler's plan for a cluster snapshot"},
         {"simulate", verb_simulate, "replay a classroom day through the scheduler and compare"},
         {"plan", verb_plan, "print the install plan of one node (manifest + inventory)"},
+        {"serve", verb_serve, "run the appliance: PXE boot scripts, images, node API"},
+        {"nodes", verb_nodes, "list the PCs the appliance knows, their state and progress"},
+        {"assign", verb_assign, "give a discovered PC a role and a name"},
+        {"rebuild", verb_rebuild, "reinstall a node with the same identity on its next boot"},
+        {"logs", verb_logs, "print a node's events and why its install failed"},
+        {"forget", verb_forget, "forget a PC that is not in the manifest"},
         {"image", verb_image, "pack a role's root file system into an installable image"},
 };
 

@@ -8,3 +8,10 @@ int verb_plan(int argc, char **argv);
 int verb_schedule(int argc, char **argv);
 int verb_simulate(int argc, char **argv);
 int verb_validate(int argc, char **argv);
+/* The appliance (serve.c) and the verbs that talk to it over its admin socket (nodes.c). */
+int verb_serve(int argc, char **argv);
+int verb_nodes(int argc, char **argv);
+int verb_assign(int argc, char **argv);
+int verb_rebuild(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_forget(int argc, char **argv);
