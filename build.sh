@@ -29,6 +29,10 @@ DEPS=(
 	libmicrohttpd-dev
 	libsqlite3-dev
 	libssl-dev
+	libvirt-clients
+	libvirt-daemon
+	libvirt-daemon-driver-qemu
+	libvirt-dev
 	libxml2-dev
 	libxml2-utils
 	lvm2
