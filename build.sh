@@ -3,7 +3,10 @@
 #   ./build.sh            install dependencies (when missing) and build build/bin/*
 #   ./build.sh deps       install build and test dependencies from Debian packages
 #   ./build.sh check      deps, then `make check` (every test)
-#   ./build.sh images     deps, build, then the images in build/images/ (installer netboot pair)
+#   ./build.sh images     deps, build, then the images in build/images/: the installer netboot
+#                         pair and the storage, kvm and login role images (root; minutes the
+#                         first time, cached after)
+#   ./build.sh image ROLE deps, build, then one role image (storage, kvm, login, login+storage)
 #   ./build.sh demo       deps, build, and run the main job on examples/room-301/
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -83,6 +86,11 @@ deps) deps ;;
 build) deps; make -j"$jobs" all ;;
 check) deps; make -j"$jobs" check ;;
 demo) deps; make -s -j"$jobs" all; demo ;;
-images) deps; make -j"$jobs" all; images/build-netboot.sh ;;
-*) echo "usage: $0 [deps|build|check|demo|images]" >&2; exit 2 ;;
+images)
+	deps; make -j"$jobs" all; images/build-netboot.sh
+	for role in storage kvm login; do images/build-rootfs.sh "$role"; done ;;
+image)
+	[ $# -eq 2 ] || { echo "usage: $0 image storage|kvm|login[+...]" >&2; exit 2; }
+	deps; make -j"$jobs" all; images/build-rootfs.sh "$2" ;;
+*) echo "usage: $0 [deps|build|check|demo|images|image ROLE]" >&2; exit 2 ;;
 esac

@@ -12,6 +12,7 @@ static const struct {
         const char *help;
 } verbs[] = {
         {"probe", verb_probe, "print this machine's hardware inventory (disks, NICs, firmware)"},
+        {"install", verb_install, "install this PC into its role (settings: kernel command line)"},
 };
 
 static void usage(FILE *f) {

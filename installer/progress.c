@@ -93,8 +93,8 @@ void lf_progress_bytes(lf_progress *p, uint64_t done, uint64_t total) {
                 char d[32], t[32];
                 lf_format_size(done, d, sizeof(d));
                 lf_format_size(total, t, sizeof(t));
-                fprintf(p->console, "[%u/%u] %3u%%   %s of %s (%u%%)\n", p->step, p->total, pc,
-                        d, t, step_pc);
+                fprintf(p->console, "[%u/%u] %3u%%   %s of %s (%u%%)\n", p->step, p->total, pc, d,
+                        t, step_pc);
                 fflush(p->console);
         }
         emit(p, LF_PROGRESS_BYTES, pc, done, total, NULL);

@@ -288,7 +288,7 @@ int lf_tarball_pack(const char *dir, const char *out_path, const lf_tarball_pack
         _cleanup_free_ char *tmp = NULL, *buf = NULL;
         _cleanup_close_ int fd = -1;
         pack_ctx c = {.diag = diag, .clamp = opts ? opts->clamp_mtime : -1};
-        char level[16];
+        char level[16], threads[24];
         struct stat st;
         int r;
 
@@ -327,9 +327,14 @@ int lf_tarball_pack(const char *dir, const char *out_path, const lf_tarball_pack
         }
         snprintf(level, sizeof(level), "%d",
                  opts && opts->zstd_level > 0 ? opts->zstd_level : DEFAULT_ZSTD_LEVEL);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(threads, sizeof(threads), "%ld",
+                 opts && opts->threads > 0 ? (long)opts->threads
+                 : cpus > 0                ? cpus
+                                           : 1);
         if (archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
-            archive_write_set_filter_option(a, "zstd", "compression-level", level) !=
-                    ARCHIVE_OK ||
+            archive_write_set_filter_option(a, "zstd", "compression-level", level) != ARCHIVE_OK ||
+            archive_write_set_filter_option(a, "zstd", "threads", threads) != ARCHIVE_OK ||
             archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_open_fd(a, fd) != ARCHIVE_OK) {
                 lf_diag_add(diag, out_path, 0, "cannot start the archive: %s", archive_msg(a));
@@ -444,8 +449,7 @@ int lf_tarball_extract(const char *name, const char *target, lf_tarball_read_fn 
         if (archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
             archive_read_support_format_tar(in) != ARCHIVE_OK ||
             archive_write_disk_set_options(out, flags) != ARCHIVE_OK)
-                return lf_diag_add(diag, name, 0, "cannot set up libarchive: %s",
-                                   archive_msg(in));
+                return lf_diag_add(diag, name, 0, "cannot set up libarchive: %s", archive_msg(in));
         if (archive_read_open(in, &x, NULL, extract_read, NULL) != ARCHIVE_OK)
                 goto read_failed;
 
@@ -475,8 +479,7 @@ int lf_tarball_extract(const char *name, const char *target, lf_tarball_read_fn 
                         return lf_diag_add(diag, name, 0, "entry '%s' has an unsupported type",
                                            entry);
                 }
-                r = set_in_target(diag, name, root, entry, entry, archive_entry_copy_pathname,
-                                  e);
+                r = set_in_target(diag, name, root, entry, entry, archive_entry_copy_pathname, e);
                 if (r < 0)
                         return r;
                 if (archive_entry_hardlink(e)) {
@@ -507,8 +510,7 @@ int lf_tarball_extract(const char *name, const char *target, lf_tarball_read_fn 
                         goto write_failed_entry;
                 continue;
         write_failed_entry:
-                lf_diag_add(diag, target, 0, "cannot extract '%s': %s", entry,
-                            archive_msg(out));
+                lf_diag_add(diag, target, 0, "cannot extract '%s': %s", entry, archive_msg(out));
                 return archive_err(out);
         }
         /* Sets the modes and times of directories, deferred by libarchive until now. */

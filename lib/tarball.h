@@ -24,6 +24,9 @@ typedef struct lf_tarball_pack_options {
          * them. Sub-second parts are always dropped. */
         int64_t clamp_mtime;
         int zstd_level; /* 1..19; 0 for the default (15) */
+        /* zstd worker threads; 0: one per online CPU. zstd's output is the same for any number
+         * of workers, so this does not change the bytes. */
+        int threads;
 } lf_tarball_pack_options;
 
 /* Packs the tree under dir into out_path (written beside it first, then renamed, so a reader
