@@ -136,8 +136,8 @@ static int answer_error(int status, const lf_diag *diag, const char *msg, json_o
 
         if (!o || lf_json_add(o, "ok", json_object_new_boolean(false)) < 0 ||
             lf_json_add(o, "status", json_object_new_int(status)) < 0 ||
-            lf_json_add(o, "error", json_object_new_string(diag && diag->n ? diag->msgs[0]
-                                                                             : msg)) < 0 ||
+            lf_json_add(o, "error", json_object_new_string(diag && diag->n ? diag->msgs[0] : msg)) <
+                    0 ||
             lf_json_add(o, "problems", problems) < 0)
                 return -ENOMEM;
         for (size_t i = 0; diag && i < diag->n; i++)
@@ -235,9 +235,9 @@ static int cmd_logs(lf_appliance *app, const char *key, json_object **ret) {
         for (size_t i = 0; i < ne && r >= 0; i++) {
                 json_object *ev = json_object_new_object();
                 r = lf_json_append(events, ev);
-                if (r >= 0 && (add_time(ev, "time", e[i].time) < 0 ||
-                               add_str(ev, "kind", e[i].kind) < 0 ||
-                               add_str(ev, "message", e[i].message) < 0))
+                if (r >= 0 &&
+                    (add_time(ev, "time", e[i].time) < 0 || add_str(ev, "kind", e[i].kind) < 0 ||
+                     add_str(ev, "message", e[i].message) < 0))
                         r = -ENOMEM;
         }
         lf_state_events_free(e, ne);

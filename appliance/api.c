@@ -22,7 +22,9 @@ void lf_api_response_clear(lf_api_response *r) {
 }
 
 void lf_api_body_clear(lf_api_body *b) {
-        json_object_put(b->root);
+        free(b->step);
+        free(b->message);
+        free(b->log);
         *b = (lf_api_body){};
 }
 
@@ -52,8 +54,7 @@ int lf_api_error(unsigned status, const lf_diag *diag, const char *msg, lf_api_r
         if (json_object_array_length(problems) == 0 &&
             lf_json_append(problems, json_object_new_string(msg)) < 0)
                 return -ENOMEM;
-        if (lf_json_add(o, "error",
-                        json_object_get(json_object_array_get_idx(problems, 0))) < 0 ||
+        if (lf_json_add(o, "error", json_object_get(json_object_array_get_idx(problems, 0))) < 0 ||
             lf_json_add(o, "problems", TAKE_PTR(problems)) < 0)
                 return -ENOMEM;
         return respond_json(ret, status, o);
@@ -103,37 +104,41 @@ static int state_error(lf_api_response *ret, int r, lf_diag *diag) {
 
 #define BODY_NAME "request body"
 
-/* A string field within limits and without control characters (newlines and tabs allowed
- * when multiline). */
+/* A string field within limits, copied with control characters (and NUL) replaced by '?':
+ * installers report what tools printed, and a stray escape must neither lose the report nor
+ * reach an admin's terminal. Newlines and tabs stay in multiline fields. */
 static int get_text(const lf_json_ctx *ctx, json_object *o, const char *key, bool required,
-                    size_t min, size_t max, bool multiline, const char **ret) {
+                    size_t min, size_t max, bool multiline, char **ret) {
         const char *s = NULL;
-        json_object *v;
         size_t len;
+        char *copy;
         int r;
 
         r = lf_json_get_string(ctx, o, "", key, required, &s);
         if (r < 0 || !s)
                 return r;
-        v = json_object_object_get(o, key);
-        len = (size_t)json_object_get_string_len(v);
-        if (strlen(s) != len)
-                return lf_diag_add(ctx->diag, ctx->file, 0, "%s: contains a NUL character", key);
+        len = (size_t)json_object_get_string_len(json_object_object_get(o, key));
         if (len < min || len > max)
                 return lf_diag_add(ctx->diag, ctx->file, 0,
                                    "%s: must be %zu to %zu bytes long, not %zu", key, min, max,
                                    len);
+        copy = malloc(len + 1);
+        if (!copy)
+                return -ENOMEM;
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if ((c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\t' ||
-                                                               c == '\r')))
-                        return lf_diag_add(ctx->diag, ctx->file, 0,
-                                           "%s: contains the control character 0x%02x at byte "
-                                           "%zu",
-                                           key, c, i);
+                bool keep = c >= 0x20 ? c != 0x7f : multiline && (c == '\n' || c == '\t');
+                copy[i] = keep ? (char)c : '?';
         }
-        *ret = s;
+        copy[len] = 0;
+        *ret = copy;
         return 0;
+}
+
+static void text(const lf_json_ctx *ctx, json_object *o, const char *key, bool required, size_t min,
+                 size_t max, bool multiline, char **ret, bool *oom) {
+        if (get_text(ctx, o, key, required, min, max, multiline, ret) == -ENOMEM)
+                *oom = true;
 }
 
 static bool blank(const char *buf, size_t len) {
@@ -154,6 +159,7 @@ int lf_api_parse_body(lf_api_body_kind kind, const char *buf, size_t len, lf_dia
         lf_api_body b = {};
         size_t problems = diag->n;
         int64_t percent = 0;
+        bool oom = false;
         int r;
 
         if (len > LF_API_MAX_BODY)
@@ -179,25 +185,26 @@ int lf_api_parse_body(lf_api_body_kind kind, const char *buf, size_t len, lf_dia
                                                           : keys_none);
         switch (kind) {
         case LF_API_BODY_PROGRESS:
-                get_text(&ctx, root, "step", true, 1, LF_API_MAX_STEP, false, &b.step);
+                text(&ctx, root, "step", true, 1, LF_API_MAX_STEP, false, &b.step, &oom);
                 lf_json_get_int(&ctx, root, "", "percent", true, 0, 100, &percent);
-                get_text(&ctx, root, "message", false, 0, LF_API_MAX_MESSAGE, false, &b.message);
+                text(&ctx, root, "message", false, 0, LF_API_MAX_MESSAGE, false, &b.message, &oom);
                 b.percent = (unsigned)percent;
                 break;
         case LF_API_BODY_COMPLETE:
-                get_text(&ctx, root, "message", false, 0, LF_API_MAX_MESSAGE, false, &b.message);
+                text(&ctx, root, "message", false, 0, LF_API_MAX_MESSAGE, false, &b.message, &oom);
                 break;
         case LF_API_BODY_FAILED:
-                get_text(&ctx, root, "step", true, 1, LF_API_MAX_STEP, false, &b.step);
-                get_text(&ctx, root, "message", true, 1, LF_API_MAX_REASON, false, &b.message);
-                get_text(&ctx, root, "log", false, 0, LF_API_MAX_LOG, true, &b.log);
+                text(&ctx, root, "step", true, 1, LF_API_MAX_STEP, false, &b.step, &oom);
+                text(&ctx, root, "message", true, 1, LF_API_MAX_REASON, false, &b.message, &oom);
+                text(&ctx, root, "log", false, 0, LF_API_MAX_LOG, true, &b.log, &oom);
                 break;
         case LF_API_BODY_NONE:
                 break;
         }
-        if (diag->n > problems)
-                return -EINVAL;
-        b.root = TAKE_PTR(root);
+        if (oom || diag->n > problems) {
+                lf_api_body_clear(&b);
+                return oom ? -ENOMEM : -EINVAL;
+        }
         *ret = b;
         return 0;
 }
@@ -532,8 +539,8 @@ static int node_call(lf_appliance *app, const char *method, const char *mac, con
                 if (r < 0)
                         return error_msg(ret, 500, "cannot read the node: %s", strerror(-r));
                 if (!o || lf_json_add(o, "mac", json_object_new_string(mac)) < 0 ||
-                    lf_json_add(o, "state",
-                                json_object_new_string(lf_node_state_name(n->state))) < 0)
+                    lf_json_add(o, "state", json_object_new_string(lf_node_state_name(n->state))) <
+                            0)
                         return -ENOMEM;
                 return respond_json(ret, 200, o);
         }
@@ -546,8 +553,7 @@ static int node_call(lf_appliance *app, const char *method, const char *mac, con
         if (r < 0)
                 goto fail;
         if (posts[i].kind == LF_API_BODY_PROGRESS)
-                r = lf_state_progress(app->state, mac, token, b.step, b.percent, b.message,
-                                      &diag);
+                r = lf_state_progress(app->state, mac, token, b.step, b.percent, b.message, &diag);
         else if (posts[i].kind == LF_API_BODY_COMPLETE)
                 r = lf_state_complete(app->state, mac, token, b.message, &diag);
         else
@@ -563,8 +569,7 @@ fail:
 }
 
 int lf_api_handle(lf_appliance *app, const char *method, const char *path,
-                  const char *authorization, const char *body, size_t len,
-                  lf_api_response *ret) {
+                  const char *authorization, const char *body, size_t len, lf_api_response *ret) {
         char mac[LF_MAC_STR_LEN + 1];
         const char *rest;
 

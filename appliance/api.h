@@ -39,15 +39,14 @@ typedef enum lf_api_body_kind {
 } lf_api_body_kind;
 
 typedef struct lf_api_body {
-        struct json_object *root; /* owns the strings below; NULL for an empty body */
-        const char *step, *message, *log; /* NULL when absent */
+        char *step, *message, *log; /* malloc'ed; NULL when absent */
         unsigned percent;
 } lf_api_body;
 
 /* Parses and checks a request body: valid JSON, an object, only the known keys, each of the
- * right type and within its limits, strings without control characters (except newlines and
- * tabs in log) or NUL bytes. Problems go to diag naming the field ("request body: percent:
- * expected an integer, got a string"), -EINVAL returned, *ret untouched. */
+ * right type and within its limits. Problems go to diag naming the field ("request body:
+ * percent: expected an integer, got a string"), -EINVAL returned, *ret untouched. Control
+ * characters and NULs in strings are replaced by '?' (newlines and tabs are kept in log). */
 int lf_api_parse_body(lf_api_body_kind kind, const char *buf, size_t len, lf_diag *diag,
                       lf_api_body *ret);
 void lf_api_body_clear(lf_api_body *b);

@@ -29,8 +29,7 @@ static void request_free(request *r) {
         }
 }
 
-int lf_http_parse_range(const char *header, uint64_t size, uint64_t *ret_start,
-                        uint64_t *ret_len) {
+int lf_http_parse_range(const char *header, uint64_t size, uint64_t *ret_start, uint64_t *ret_len) {
         const char *p;
         char *end;
         uint64_t a, b;
@@ -128,16 +127,16 @@ static enum MHD_Result queue_api(struct MHD_Connection *c, const char *method, c
         return queue(c, method, url, r->status, resp);
 }
 
-static enum MHD_Result queue_error(struct MHD_Connection *c, const char *method,
-                                   const char *url, unsigned status, const char *msg) {
+static enum MHD_Result queue_error(struct MHD_Connection *c, const char *method, const char *url,
+                                   unsigned status, const char *msg) {
         lf_api_response r = {};
         if (lf_api_error(status, NULL, msg, &r) < 0)
                 return MHD_NO;
         return queue_api(c, method, url, &r);
 }
 
-static enum MHD_Result serve_file(lf_appliance *app, struct MHD_Connection *c,
-                                  const char *method, const char *url) {
+static enum MHD_Result serve_file(lf_appliance *app, struct MHD_Connection *c, const char *method,
+                                  const char *url) {
         const char *name = url + strlen("/images/");
         _cleanup_free_ char *path = NULL, *crange = NULL;
         _cleanup_close_ int fd = -1;
@@ -159,9 +158,9 @@ static enum MHD_Result serve_file(lf_appliance *app, struct MHD_Connection *c,
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return queue_error(c, method, url, 404, "no such image in the images directory");
         len = (uint64_t)st.st_size;
-        r = lf_http_parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                            MHD_HTTP_HEADER_RANGE),
-                                len, &start, &len);
+        r = lf_http_parse_range(
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE), len, &start,
+                &len);
         if (r == -ERANGE) {
                 resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
                 if (!resp || asprintf(&crange, "bytes */%" PRIu64, (uint64_t)st.st_size) < 0)
@@ -215,8 +214,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (*upload_size > 0) {
                 /* A chunked body that grows past the limit: drop the connection. */
                 if (*upload_size > LF_API_MAX_BODY - req->len) {
-                        log_warning("request body of %.200s over %u bytes: connection closed",
-                                    url, LF_API_MAX_BODY);
+                        log_warning("request body of %.200s over %u bytes: connection closed", url,
+                                    LF_API_MAX_BODY);
                         return MHD_NO;
                 }
                 if (req->len + *upload_size > req->cap) {
@@ -234,10 +233,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *upload_size = 0;
                 return MHD_YES;
         }
-        if (lf_api_handle(app, method, url,
-                          MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                      MHD_HTTP_HEADER_AUTHORIZATION),
-                          req->body, req->len, &resp) < 0) {
+        if (lf_api_handle(
+                    app, method, url,
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                    req->body, req->len, &resp) < 0) {
                 log_oom();
                 return MHD_NO;
         }
@@ -250,6 +249,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
@@ -267,14 +267,13 @@ static int http_start(lf_appliance *app, void **ret) {
         struct MHD_Daemon *d;
         char addr[INET_ADDRSTRLEN];
 
-        d = MHD_start_daemon(
-                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                        MHD_USE_ERROR_LOG,
-                (uint16_t)app->port, NULL, NULL, handle, app, MHD_OPTION_EXTERNAL_LOGGER,
-                mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned)LF_HTTP_MAX_CONNECTIONS,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+        d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                             (uint16_t)app->port, NULL, NULL, handle, app,
+                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)LF_HTTP_MAX_CONNECTIONS,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
         if (!d) {
                 lf_ipv4_format(app->listen_addr, addr, sizeof(addr));
                 return log_error_errno(-EADDRNOTAVAIL,

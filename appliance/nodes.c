@@ -186,9 +186,8 @@ static void print_table(json_object *nodes) {
                 json_object *x = json_object_array_get_idx(nodes, i);
                 progress_text(x, prog, sizeof(prog));
                 printf("%-*s  %-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], field(x, "name", "-"),
-                       (int)w[1], field(x, "mac", ""), (int)w[2], field(x, "role", "-"),
-                       (int)w[3], field(x, "state", ""), (int)w[4], prog,
-                       field(x, "last_event", ""));
+                       (int)w[1], field(x, "mac", ""), (int)w[2], field(x, "role", "-"), (int)w[3],
+                       field(x, "state", ""), (int)w[4], prog, field(x, "last_event", ""));
         }
         if (n == 0)
                 printf("(no PCs known yet: list them in the manifest, or PXE-boot them to "
@@ -224,8 +223,7 @@ int verb_assign(int argc, char **argv) {
         if (r >= 0)
                 return r;
         r = call(state_dir,
-                 with(with(with(request("assign"), "mac", argv[optind]), "role",
-                           argv[optind + 1]),
+                 with(with(with(request("assign"), "mac", argv[optind]), "role", argv[optind + 1]),
                       "name", argv[optind + 2]),
                  &ans);
         if (r >= 0)

@@ -29,17 +29,16 @@ static const lf_subsystem *const subsystems[] = {
 #define MANIFEST_MAX (4u << 20)
 
 static void serve_usage(FILE *f) {
-        fprintf(f,
-                "usage: labforge serve --manifest LAB.xml [--state-dir DIR] [--images DIR]\n"
-                "                      [--listen ADDR[:PORT]] [--no-dhcp]\n\n"
-                "Runs the appliance: boot scripts, images and the node API over HTTP (port\n"
-                "<appliance http-port>, default 8180, on the appliance address or ADDR), the\n"
-                "node inventory in DIR/labforge.db (default /var/lib/labforge or\n"
-                "$LABFORGE_STATE_DIR) and the admin socket DIR/labforge.sock that 'labforge\n"
-                "nodes|assign|rebuild|logs|forget' talk to. Images come from DIR/images or\n"
-                "--images. --no-dhcp leaves DHCP/TFTP to something else. SIGHUP reloads the\n"
-                "manifest; SIGTERM or SIGINT stop. Exit status 2 when the manifest is wrong or\n"
-                "drops a node that is installing or deployed (nothing is changed then).\n");
+        fprintf(f, "usage: labforge serve --manifest LAB.xml [--state-dir DIR] [--images DIR]\n"
+                   "                      [--listen ADDR[:PORT]] [--no-dhcp]\n\n"
+                   "Runs the appliance: boot scripts, images and the node API over HTTP (port\n"
+                   "<appliance http-port>, default 8180, on the appliance address or ADDR), the\n"
+                   "node inventory in DIR/labforge.db (default /var/lib/labforge or\n"
+                   "$LABFORGE_STATE_DIR) and the admin socket DIR/labforge.sock that 'labforge\n"
+                   "nodes|assign|rebuild|logs|forget' talk to. Images come from DIR/images or\n"
+                   "--images. --no-dhcp leaves DHCP/TFTP to something else. SIGHUP reloads the\n"
+                   "manifest; SIGTERM or SIGINT stop. Exit status 2 when the manifest is wrong or\n"
+                   "drops a node that is installing or deployed (nothing is changed then).\n");
 }
 
 /* Loads the manifest and its text, reporting problems. */
@@ -137,8 +136,8 @@ static int run(lf_appliance *app, int sigfd) {
                         break;
         }
         if (r >= 0)
-                log_info("serving %s on %s (state in %s, images from %s)",
-                         app->manifest->name, app->base_url, app->state_dir, app->images_dir);
+                log_info("serving %s on %s (state in %s, images from %s)", app->manifest->name,
+                         app->base_url, app->state_dir, app->images_dir);
         while (r >= 0) {
                 struct pollfd p[ELEMENTSOF(subsystems) + 1];
                 size_t owner[ELEMENTSOF(subsystems) + 1], np = 0;

@@ -194,8 +194,8 @@ void lf_state_events_free(lf_state_event *e, size_t n) {
 }
 
 #define NODE_COLUMNS                                                                               \
-        "mac, name, role, nodeid, in_manifest, state, progress, step, last_event, token_state,"   \
-        " inventory, failure_step, failure_reason, failure_log, created, updated,"               \
+        "mac, name, role, nodeid, in_manifest, state, progress, step, last_event, token_state,"    \
+        " inventory, failure_step, failure_reason, failure_log, created, updated,"                 \
         " install_started, install_finished"
 
 static char *column_dup(sqlite3_stmt *st, int i, bool *oom) {
@@ -397,8 +397,8 @@ static int add_event(lf_state *s, const char *mac, const char *kind, const char 
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        r = run(s, "INSERT INTO events (mac, time, kind, message) VALUES (?, ?, ?, ?)", "siss",
-                mac, now, kind, msg);
+        r = run(s, "INSERT INTO events (mac, time, kind, message) VALUES (?, ?, ?, ?)", "siss", mac,
+                now, kind, msg);
         if (r < 0)
                 return r;
         r = run(s, "UPDATE nodes SET last_event = ?, updated = ? WHERE mac = ?", "sis", msg, now,
@@ -457,8 +457,7 @@ static int list_nodes(lf_state *s, lf_state_node ***ret, size_t *ret_n) {
         int r, rc;
 
         r = prepare(s, &st,
-                    "SELECT " NODE_COLUMNS " FROM nodes ORDER BY nodeid IS NULL, nodeid, mac",
-                    "");
+                    "SELECT " NODE_COLUMNS " FROM nodes ORDER BY nodeid IS NULL, nodeid, mac", "");
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -497,8 +496,8 @@ static void check_kept(const lf_manifest *m, const lf_state_node *n, lf_diag *di
         if (!mn) {
                 if (n->in_manifest)
                         lf_diag_add(diag, m->file, 0,
-                                    "node %s is %s, but the manifest no longer lists it; %s",
-                                    label, lf_node_state_name(n->state), advice);
+                                    "node %s is %s, but the manifest no longer lists it; %s", label,
+                                    lf_node_state_name(n->state), advice);
                 return;
         }
         lf_roles_format(mn->roles, role, sizeof(role));
@@ -507,8 +506,8 @@ static void check_kept(const lf_manifest *m, const lf_state_node *n, lf_diag *di
                 lf_diag_add(diag, m->file, mn->line,
                             "node %s is %s as role %s with node id %u, but the manifest makes "
                             "it %s, role %s, node id %u (node ids follow manifest order); %s",
-                            label, lf_node_state_name(n->state), n->role, n->nodeid, mn->name,
-                            role, mn->nodeid, advice);
+                            label, lf_node_state_name(n->state), n->role, n->nodeid, mn->name, role,
+                            mn->nodeid, advice);
 }
 
 static int sync_locked(lf_state *s, const lf_manifest *m, lf_diag *diag) {
@@ -640,8 +639,8 @@ int lf_state_events(lf_state *s, const char *mac, lf_state_event **ret, size_t *
         int r, rc = SQLITE_DONE;
 
         lock(s);
-        r = prepare(s, &st, "SELECT time, kind, message FROM events WHERE mac = ? ORDER BY id",
-                    "s", mac);
+        r = prepare(s, &st, "SELECT time, kind, message FROM events WHERE mac = ? ORDER BY id", "s",
+                    mac);
         while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 lf_state_event *ne = realloc(e, (n + 1) * sizeof(*e));
                 bool oom = false;
@@ -670,8 +669,7 @@ int lf_state_events(lf_state *s, const char *mac, lf_state_event **ret, size_t *
 }
 
 /* Reads and checks an inventory, returning its canonical JSON text and a one-line summary. */
-static int inventory_canon(const char *json, lf_diag *diag, char **ret_json,
-                           char **ret_summary) {
+static int inventory_canon(const char *json, lf_diag *diag, char **ret_json, char **ret_summary) {
         _cleanup_inventory_ lf_inventory *inv = NULL;
         _cleanup_json_ json_object *obj = NULL;
         _cleanup_free_ char *text = NULL, *summary = NULL;
@@ -689,8 +687,7 @@ static int inventory_canon(const char *json, lf_diag *diag, char **ret_json,
                 return -ENOMEM;
         lf_format_size(inv->mem_mb * 1024 * 1024, mem, sizeof(mem));
         if (asprintf(&summary, "%u CPUs, %s memory, %zu disks, %zu NICs, %s firmware", inv->cpus,
-                     mem, inv->n_disks, inv->n_nics, inv->firmware ? inv->firmware : "unknown") <
-            0)
+                     mem, inv->n_disks, inv->n_nics, inv->firmware ? inv->firmware : "unknown") < 0)
                 return -ENOMEM;
         *ret_json = TAKE_PTR(text);
         *ret_summary = TAKE_PTR(summary);
@@ -762,8 +759,8 @@ static int assign_locked(lf_state *s, const lf_manifest *m, const char *mac, con
         mn = lf_manifest_find_mac(m, mac);
         if (mn) {
                 lf_diag_add(diag, NULL, 0,
-                            "%s is listed in the manifest as %s; change the manifest instead",
-                            mac, mn->name);
+                            "%s is listed in the manifest as %s; change the manifest instead", mac,
+                            mn->name);
                 return -EEXIST;
         }
         if (lf_manifest_find_node(m, name)) {
@@ -779,8 +776,8 @@ static int assign_locked(lf_state *s, const lf_manifest *m, const char *mac, con
                 lf_diag_add(diag, NULL, 0,
                             "%s is already assigned (%s, %s); 'labforge forget %s' first to "
                             "assign it again",
-                            mac, node_label(x, label, sizeof(label)),
-                            lf_node_state_name(x->state), mac);
+                            mac, node_label(x, label, sizeof(label)), lf_node_state_name(x->state),
+                            mac);
                 return -EEXIST;
         }
         r = load_node(s, "name", name, &other);
@@ -969,8 +966,8 @@ static int issue_locked(lf_state *s, const char *mac, lf_diag *diag,
                             x->name);
                 return -EBUSY;
         default:
-                lf_diag_add(diag, NULL, 0, "%s failed; 'labforge rebuild %s' to try again",
-                            label, x->name);
+                lf_diag_add(diag, NULL, 0, "%s failed; 'labforge rebuild %s' to try again", label,
+                            x->name);
                 return -EBUSY;
         }
         if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
@@ -1096,8 +1093,8 @@ int lf_state_install_inventory(lf_state *s, const char *mac, const char *token,
         if (r >= 0)
                 r = inventory_canon(inventory_json, diag, &text, &summary);
         if (r >= 0)
-                r = run(s, "UPDATE nodes SET inventory = ?, updated = ? WHERE mac = ?", "sis",
-                        text, s->now(), canon);
+                r = run(s, "UPDATE nodes SET inventory = ?, updated = ? WHERE mac = ?", "sis", text,
+                        s->now(), canon);
         if (r >= 0)
                 r = add_event(s, canon, "inventory", "installer probed: %s", summary);
         return end(s, r);
@@ -1124,9 +1121,9 @@ int lf_state_progress(lf_state *s, const char *mac, const char *token, const cha
         if (r >= 0) {
                 /* Every step is an event; byte counts within a step only update the node. */
                 if (!streq(x->step, step))
-                        r = message && *message ? add_event(s, canon, "step", "%s: %s", step,
-                                                            message)
-                                                : add_event(s, canon, "step", "%s", step);
+                        r = message && *message
+                                    ? add_event(s, canon, "step", "%s: %s", step, message)
+                                    : add_event(s, canon, "step", "%s", step);
                 else
                         r = run(s, "UPDATE nodes SET last_event = ? WHERE mac = ?", "ss",
                                 message && *message ? message : step, canon);
@@ -1221,8 +1218,8 @@ static int rebuild_locked(lf_state *s, const char *key, lf_diag *diag) {
 
         r = find_locked(s, key, &x);
         if (r == -ENOENT) {
-                lf_diag_add(diag, NULL, 0,
-                            "no node is called '%s'; 'labforge nodes' lists them", key);
+                lf_diag_add(diag, NULL, 0, "no node is called '%s'; 'labforge nodes' lists them",
+                            key);
                 return r;
         }
         if (r < 0)
@@ -1233,8 +1230,8 @@ static int rebuild_locked(lf_state *s, const char *key, lf_diag *diag) {
         case LF_NODE_FAILED:
                 break;
         case LF_NODE_READY:
-                lf_diag_add(diag, NULL, 0,
-                            "%s is ready already: its next PXE boot installs it", label);
+                lf_diag_add(diag, NULL, 0, "%s is ready already: its next PXE boot installs it",
+                            label);
                 return -EBUSY;
         case LF_NODE_INSTALLING:
                 lf_diag_add(diag, NULL, 0,

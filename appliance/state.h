@@ -36,19 +36,19 @@ const char *lf_node_state_name(lf_node_state s);
 
 typedef struct lf_state_node {
         char mac[LF_MAC_STR_LEN + 1];
-        char *name;  /* NULL while discovered */
-        char *role;  /* "kvm", "login+storage"; NULL while discovered */
-        unsigned nodeid; /* 0 while discovered */
+        char *name;       /* NULL while discovered */
+        char *role;       /* "kvm", "login+storage"; NULL while discovered */
+        unsigned nodeid;  /* 0 while discovered */
         bool in_manifest; /* listed in the manifest (else discovered or assigned) */
         lf_node_state state;
-        unsigned progress; /* percent */
-        char *step;        /* what the install does now, or "" */
-        char *last_event;  /* one line for `labforge nodes` */
-        char *token_state; /* "none", "issued", "expired" */
-        char *inventory;   /* JSON text (DESIGN §5.2) or NULL */
+        unsigned progress;                                 /* percent */
+        char *step;                                        /* what the install does now, or "" */
+        char *last_event;                                  /* one line for `labforge nodes` */
+        char *token_state;                                 /* "none", "issued", "expired" */
+        char *inventory;                                   /* JSON text (DESIGN §5.2) or NULL */
         char *failure_step, *failure_reason, *failure_log; /* NULL unless failed */
-        int64_t created, updated;                /* seconds since the epoch */
-        int64_t install_started, install_finished; /* 0 when not (yet) */
+        int64_t created, updated;                          /* seconds since the epoch */
+        int64_t install_started, install_finished;         /* 0 when not (yet) */
 } lf_state_node;
 
 void lf_state_node_free(lf_state_node *n);
@@ -107,7 +107,7 @@ int lf_state_assign(lf_state *s, const lf_manifest *m, const char *mac, const ch
 typedef enum lf_boot_action {
         LF_BOOT_DISCOVER,
         LF_BOOT_INSTALL,
-        LF_BOOT_LOCAL, /* deployed: boot the local disk */
+        LF_BOOT_LOCAL,  /* deployed: boot the local disk */
         LF_BOOT_FAILED, /* failed: say why, boot nothing */
 } lf_boot_action;
 /* A PXE boot asks for its script. An installing node that boots again has lost its installer:

@@ -219,13 +219,14 @@ check "rebuilt node deployed again" test "$(node_field kvm1 state)" = deployed
 # --- a failing install --------------------------------------------------------------------------
 http POST "/api/v1/nodes/$MAC_STORE/assignment"
 tstore=$(jq -r .token "$T_TMP/body")
-log=$(for i in $(seq 1 130); do echo "installer line $i"; done)
+log=$(for i in $(seq 1 130); do echo "installer line $i"; done; printf 'colour \033[31mred')
 body=$(jq -n --arg log "$log" '{step: "[4/9] creating RAID arrays", message: "mdadm --create /dev/md/fast failed (exit 1)", log: $log}')
 http POST "/api/v1/nodes/$MAC_STORE/failed" -H "Authorization: Bearer $tstore" --data-binary "$body"
 check "failed is accepted" test "$code" = 200
 check "nodes shows why store1 failed" bash -c "$LABFORGE nodes --state-dir $state | grep -qE \"^store1 .* failed +- +failed at '\[4/9\] creating RAID arrays': mdadm --create /dev/md/fast failed\""
 expect "logs store1" 0 -- "$LABFORGE" logs store1 --state-dir "$state"
-check "logs show step, reason and log tail" bash -c "grep -q '^failed at: \[4/9\] creating RAID arrays' '$T_OUT' && grep -q '^reason: mdadm --create' '$T_OUT' && grep -qx 'installer line 130' '$T_OUT' && grep -qx 'installer line 31' '$T_OUT' && ! grep -qx 'installer line 30' '$T_OUT'"
+check "logs show step, reason and log tail" bash -c "grep -q '^failed at: \[4/9\] creating RAID arrays' '$T_OUT' && grep -q '^reason: mdadm --create' '$T_OUT' && grep -qx 'installer line 130' '$T_OUT' && grep -qx 'installer line 32' '$T_OUT' && ! grep -qx 'installer line 31' '$T_OUT'"
+check "control characters of the log never reach the terminal" bash -c "grep -qF 'colour ?[31mred' '$T_OUT' && ! grep -q \$'\\033' '$T_OUT'"
 http POST "/api/v1/nodes/$MAC_STORE/progress" -H "Authorization: Bearer $tstore" --data-binary "$prog"
 check "token expired at failure (403)" test "$code" = 403
 http GET "/boot/$MAC_STORE.ipxe"

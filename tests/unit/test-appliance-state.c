@@ -11,10 +11,9 @@
 #define MAC_KVM2 "52:54:00:00:02:02"
 #define MAC_NEW "52:54:00:aa:bb:cc"
 
-static const char lab_head[] =
-        "<lab name=\"t\">\n"
-        "  <appliance interface=\"eth0\" address=\"192.168.50.1/24\"/>\n"
-        "  <network><management subnet=\"192.168.50.0/24\"/></network>\n";
+static const char lab_head[] = "<lab name=\"t\">\n"
+                               "  <appliance interface=\"eth0\" address=\"192.168.50.1/24\"/>\n"
+                               "  <network><management subnet=\"192.168.50.0/24\"/></network>\n";
 
 /* A manifest of lab_head and the given node lines. */
 static lf_manifest *manifest(const char *nodes) {
@@ -69,9 +68,9 @@ static char *dump(lf_state *s) {
                 lf_state_event *e = NULL;
                 size_t ne = 0;
                 fprintf(f, "%s %s %s %u %d %s %u '%s' '%s' %s %s %s|%s|%s %lld %lld\n", x->mac,
-                        x->name ? x->name : "-", x->role ? x->role : "-", x->nodeid,
-                        x->in_manifest, lf_node_state_name(x->state), x->progress, x->step,
-                        x->last_event, x->token_state, x->inventory ? "inv" : "-",
+                        x->name ? x->name : "-", x->role ? x->role : "-", x->nodeid, x->in_manifest,
+                        lf_node_state_name(x->state), x->progress, x->step, x->last_event,
+                        x->token_state, x->inventory ? "inv" : "-",
                         x->failure_step ? x->failure_step : "-",
                         x->failure_reason ? x->failure_reason : "-",
                         x->failure_log ? x->failure_log : "-", (long long)x->updated,
@@ -203,10 +202,10 @@ TEST(assign_discovered_and_refusals) {
                        MAC_NEW " is already assigned (extra1 (" MAC_NEW "), ready)");
         EXPECT_REFUSED(s, lf_state_assign(s, m, MAC_KVM1, "kvm", "other", &d), -EEXIST,
                        "is listed in the manifest as kvm1");
-        EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb:02", "kvm", "kvm2", &d),
-                       -EEXIST, "node name kvm2 is already used by the manifest");
-        EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb:02", "kvm", "extra1", &d),
-                       -EEXIST, "node name extra1 is already used by " MAC_NEW);
+        EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb:02", "kvm", "kvm2", &d), -EEXIST,
+                       "node name kvm2 is already used by the manifest");
+        EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb:02", "kvm", "extra1", &d), -EEXIST,
+                       "node name extra1 is already used by " MAC_NEW);
         EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb", "kvm", "x", &d), -EINVAL,
                        "is not a MAC address");
         EXPECT_REFUSED(s, lf_state_assign(s, m, "52:54:00:aa:bb:02", "web", "x", &d), -EINVAL,
@@ -292,10 +291,8 @@ TEST(token_once_and_install_to_deployed) {
                        "over 100");
 
         ASSERT_EQ(lf_state_progress(s, MAC_STORE, t, "[1/3] partitioning", 10, NULL, &d), 0);
-        ASSERT_EQ(lf_state_progress(s, MAC_STORE, t, "[2/3] extracting", 40, "1 of 3 GiB", &d),
-                  0);
-        ASSERT_EQ(lf_state_progress(s, MAC_STORE, t, "[2/3] extracting", 60, "2 of 3 GiB", &d),
-                  0);
+        ASSERT_EQ(lf_state_progress(s, MAC_STORE, t, "[2/3] extracting", 40, "1 of 3 GiB", &d), 0);
+        ASSERT_EQ(lf_state_progress(s, MAC_STORE, t, "[2/3] extracting", 60, "2 of 3 GiB", &d), 0);
         _cleanup_state_node_ lf_state_node *n = get(s, MAC_STORE);
         ASSERT_EQ(n->progress, 60);
         ASSERT_STREQ(n->step, "[2/3] extracting");
@@ -321,8 +318,7 @@ TEST(token_once_and_install_to_deployed) {
         EXPECT_REFUSED(s, lf_state_progress(s, MAC_STORE, t, "x", 5, NULL, &d), -EACCES,
                        "token of store1 (" MAC_STORE ") is expired");
         EXPECT_REFUSED(s, lf_state_complete(s, MAC_STORE, t, NULL, &d), -EACCES, "expired");
-        EXPECT_REFUSED(s, lf_state_fail(s, MAC_STORE, t, "a", "b", NULL, &d), -EACCES,
-                       "expired");
+        EXPECT_REFUSED(s, lf_state_fail(s, MAC_STORE, t, "a", "b", NULL, &d), -EACCES, "expired");
         EXPECT_REFUSED(s, lf_state_check_token(s, MAC_STORE, t, &d), -EACCES, "expired");
         EXPECT_REFUSED(s, lf_state_issue_token(s, MAC_STORE, &d, tok), -EBUSY,
                        "is deployed; 'labforge rebuild store1'");
@@ -394,8 +390,7 @@ TEST(rebuild_keeps_identity) {
         lf_state_node_free(n);
 
         /* The old token stays refused; the new install gets a different one. */
-        EXPECT_REFUSED(s, lf_state_progress(s, MAC_KVM1, t, "x", 1, NULL, &d), -EACCES,
-                       "expired");
+        EXPECT_REFUSED(s, lf_state_progress(s, MAC_KVM1, t, "x", 1, NULL, &d), -EACCES, "expired");
         _cleanup_free_ char *t2 = token_of(s, MAC_KVM1);
         ASSERT_TRUE(!streq(t, t2));
         EXPECT_REFUSED(s, lf_state_progress(s, MAC_KVM1, t, "x", 1, NULL, &d), -EACCES,
@@ -487,25 +482,25 @@ TEST(manifest_removing_deployed_node_refused) {
                        "lab.xml: node kvm2 (" MAC_KVM2
                        ") is deployed, but the manifest no longer lists it");
         /* Renamed, re-roled or renumbered: refused as well. */
-        _cleanup_manifest_ lf_manifest *m3 = manifest(
-                "  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
-                "  <node name=\"kvm1\" role=\"kvm\" mac=\"" MAC_KVM1 "\"/>\n"
-                "  <node name=\"kvm9\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n");
+        _cleanup_manifest_ lf_manifest *m3 =
+                manifest("  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
+                         "  <node name=\"kvm1\" role=\"kvm\" mac=\"" MAC_KVM1 "\"/>\n"
+                         "  <node name=\"kvm9\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n");
         EXPECT_REFUSED(s, lf_state_sync(s, m3, &d), -EBUSY,
                        "node kvm2 (" MAC_KVM2 ") is deployed as role kvm with node id 3, but "
                        "the manifest makes it kvm9, role kvm, node id 3");
-        _cleanup_manifest_ lf_manifest *m4 = manifest(
-                "  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
-                "  <node name=\"kvm2\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n");
+        _cleanup_manifest_ lf_manifest *m4 =
+                manifest("  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
+                         "  <node name=\"kvm2\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n");
         EXPECT_REFUSED(s, lf_state_sync(s, m4, &d), -EBUSY, "node id 2 (node ids follow");
 
         /* Dropping a node that is only ready is fine; a discovered one with an inventory stays
          * as discovered. */
-        _cleanup_manifest_ lf_manifest *m5 = manifest(
-                "  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
-                "  <node name=\"kvm1\" role=\"kvm\" mac=\"" MAC_KVM1 "\"/>\n"
-                "  <node name=\"kvm2\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n"
-                "  <node name=\"kvm3\" role=\"kvm\" mac=\"" MAC_NEW "\"/>\n");
+        _cleanup_manifest_ lf_manifest *m5 =
+                manifest("  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
+                         "  <node name=\"kvm1\" role=\"kvm\" mac=\"" MAC_KVM1 "\"/>\n"
+                         "  <node name=\"kvm2\" role=\"kvm\" mac=\"" MAC_KVM2 "\"/>\n"
+                         "  <node name=\"kvm3\" role=\"kvm\" mac=\"" MAC_NEW "\"/>\n");
         ASSERT_EQ(lf_state_discover(s, MAC_NEW, inventory(), &d), 0);
         ASSERT_EQ(lf_state_sync(s, m5, &d), 0);
         expect_state(s, "kvm3", LF_NODE_READY);
@@ -522,9 +517,9 @@ TEST(manifest_takes_name_from_assigned_node) {
         lf_diag d = {};
 
         ASSERT_EQ(lf_state_assign(s, m, MAC_NEW, "kvm", "kvm3", &d), 0);
-        _cleanup_manifest_ lf_manifest *m2 = manifest(
-                "  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
-                "  <node name=\"kvm3\" role=\"kvm\" mac=\"52:54:00:00:02:03\"/>\n");
+        _cleanup_manifest_ lf_manifest *m2 =
+                manifest("  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
+                         "  <node name=\"kvm3\" role=\"kvm\" mac=\"52:54:00:00:02:03\"/>\n");
         /* Not deployed: the manifest wins and the assigned PC is let go (no inventory). */
         ASSERT_EQ(lf_state_sync(s, m2, &d), 0);
         lf_state_node *n = NULL;
@@ -536,9 +531,9 @@ TEST(manifest_takes_name_from_assigned_node) {
         ASSERT_EQ(lf_state_assign(s, m2, MAC_NEW, "kvm", "kvm9", &d), 0);
         _cleanup_free_ char *t = token_of(s, MAC_NEW);
         ASSERT_EQ(lf_state_complete(s, MAC_NEW, t, NULL, &d), 0);
-        _cleanup_manifest_ lf_manifest *m3 = manifest(
-                "  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
-                "  <node name=\"kvm9\" role=\"kvm\" mac=\"52:54:00:00:02:09\"/>\n");
+        _cleanup_manifest_ lf_manifest *m3 =
+                manifest("  <node name=\"store1\" role=\"storage\" mac=\"" MAC_STORE "\"/>\n"
+                         "  <node name=\"kvm9\" role=\"kvm\" mac=\"52:54:00:00:02:09\"/>\n");
         EXPECT_REFUSED(s, lf_state_sync(s, m3, &d), -EBUSY,
                        "node name kvm9 is taken by " MAC_NEW ", which is deployed");
 }
