@@ -36,6 +36,9 @@ LIB_SRC := $(wildcard lib/*.c)
 INSTALLER_SRC := $(filter-out installer/main.c,$(wildcard installer/*.c))
 APPLIANCE_SRC := $(filter-out appliance/main.c,$(wildcard appliance/*.c))
 ROLES_SRC := $(filter-out roles/main.c,$(wildcard roles/*.c))
+# labforged's own libraries (corosync, SQLite): only what links libroles.a gets them.
+ROLES_PKGS := libcpg libquorum libvotequorum libcmap sqlite3
+ROLES_LIBS := $(if $(ROLES_SRC),$(shell pkg-config --libs $(ROLES_PKGS) 2>/dev/null))
 TEST_SRC := $(wildcard tests/unit/test-*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 BENCH_SRC := $(wildcard tests/bench/bench-*.c)
@@ -97,21 +100,21 @@ $(O)/bin/labforge-install: $(call obj,installer/main.c) $(INSTALLER_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/bin/labforged: $(call obj,roles/main.c) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ROLES_LIBS) $(LDLIBS)
 
 # Each unit test links the harness and every subsystem archive, so it can test any of them.
 $(O)/tests/%: $(call obj,tests/unit/%.c tests/unit/test.c) $(APPLIANCE_A) $(INSTALLER_A) \
 		$(ROLES_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ROLES_LIBS) $(LDLIBS)
 
 $(O)/bench/%: $(call obj,tests/bench/%.c) $(APPLIANCE_A) $(INSTALLER_A) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ROLES_LIBS) $(LDLIBS)
 
 $(O)/fuzz/%: $(call obj,tests/fuzz/%.c) $(APPLIANCE_A) $(INSTALLER_A) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(ROLES_LIBS) $(LDLIBS)
 
 tests: $(BINS) $(TESTS)
 unit-tests: $(TESTS)
