@@ -342,6 +342,10 @@ int lf_exec_new(const lf_plan *plan, const lf_exec_opts *opts, lf_diag *diag, lf
         return 0;
 }
 
+const char *lf_exec_journal_key(const lf_exec *x) {
+        return x->key;
+}
+
 /* ---- Running tools ---- */
 
 static lf_cmd *cmd_new(const char *prog, ...) __attribute__((sentinel));
@@ -359,11 +363,33 @@ static lf_cmd *cmd_new(const char *prog, ...) {
         return c;
 }
 
-/* The last OUTPUT_TAIL bytes of what a command said (stderr, else stdout), trimmed. */
-static const char *output_tail(const lf_cmd_result *res) {
+/* The last OUTPUT_TAIL bytes of what a command said (stderr, else stdout), each line indented,
+ * without trailing blank lines; malloc'ed. */
+static char *output_tail(const lf_cmd_result *res) {
         const char *s = res->err && *res->err ? res->err : res->out ? res->out : "";
         size_t n = strlen(s);
-        return n > OUTPUT_TAIL ? s + n - OUTPUT_TAIL : s;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+                n--;
+        const char *p = n > OUTPUT_TAIL ? s + n - OUTPUT_TAIL : s, *end = s + n;
+        if (!(f = open_memstream(&buf, &size)))
+                return NULL;
+        if (p == end)
+                fputs("  (no output)", f);
+        for (bool bol = true; p < end; p++) {
+                if (bol)
+                        fputs("  ", f);
+                fputc(*p, f);
+                bol = *p == '\n';
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
 }
 
 /* Runs c. A failure (cannot start, non-zero exit) is reported to diag with the command line,
@@ -385,10 +411,11 @@ static int cmd_exec(lf_cmd *c, lf_diag *diag, const char *hint, lf_cmd_result *r
         if (!diag)
                 return r;
         line = lf_cmd_to_string(c);
-        if (r == -EIO)
-                lf_diag_add(diag, NULL, 0, "`%s` failed (exit status %d):\n%s\n%s",
-                            line ? line : "?", res->exit_status, output_tail(res), hint);
-        else
+        if (r == -EIO) {
+                _cleanup_free_ char *out = output_tail(res);
+                lf_diag_add(diag, NULL, 0, "`%s` failed (exit status %d):\n%s\nWhat to do: %s",
+                            line ? line : "?", res->exit_status, out ? out : "", hint);
+        } else
                 lf_diag_add(diag, NULL, 0, "`%s` could not run: %s; %s", line ? line : "?",
                             strerror(-r), hint);
         return r;
@@ -406,6 +433,9 @@ static int run(lf_cmd *c, lf_diag *diag, const char *hint) {
 static const char *const HINT_BUSY =
         "something still uses the disk (a mounted file system, an array, a volume group); "
         "reboot the installer and run the install again";
+static const char *const HINT_DISK =
+        "look for errors of this disk in the kernel log (dmesg) and replace a failing disk, then "
+        "run the install again: it clears whatever this run left";
 static const char *const HINT_TOOL =
         "the installer image may lack this tool or the kernel a module it needs; check the "
         "netboot image";
@@ -594,13 +624,15 @@ static int check_disk(lf_exec *x, size_t i, lf_diag *diag) {
                 char *end = NULL;
                 unsigned long long size = strtoull(res.out, &end, 10);
                 if (end == res.out || (*end && *end != '\n') || size != d->size_bytes)
-                        r = lf_diag_add(diag, NULL, 0,
-                                        "%s holds %s bytes, the plan's disk %s (%s) %llu; the "
-                                        "disks changed since the plan was made: probe and "
-                                        "plan again",
-                                        d->path, strtok(res.out, "\n") ?: "no number",
-                                        d->name, d->serial,
-                                        (unsigned long long)d->size_bytes);
+                        r = -ESTALE;
+                if (r == -ESTALE)
+                        lf_diag_add(diag, NULL, 0,
+                                    "%s holds %s bytes but the plan's disk %s (serial %s) "
+                                    "holds %llu: the disks changed since the plan was made; "
+                                    "probe and plan again",
+                                    d->path, strtok(res.out, "\n") ?: "an unknown number of",
+                                    d->name, *d->serial ? d->serial : "unknown",
+                                    (unsigned long long)d->size_bytes);
         }
         lf_cmd_result_clear(&res);
         if (r < 0 || !*d->by_id)
@@ -613,11 +645,13 @@ static int check_disk(lf_exec *x, size_t i, lf_diag *diag) {
         _cleanup_free_ char *kname = kernel_name(x, d->by_id);
         if (!kname)
                 return -ENOMEM;
-        if (!streq(kname, x->disk_knames[i]))
-                return lf_diag_add(diag, NULL, 0,
-                                   "the plan's disk %s is %s now, not %s; the disks changed "
-                                   "since the plan was made: probe and plan again",
-                                   d->by_id, kname, d->path);
+        if (!streq(kname, x->disk_knames[i])) {
+                lf_diag_add(diag, NULL, 0,
+                            "the plan's disk %s is %s now, not %s; the disks changed since the "
+                            "plan was made: probe and plan again",
+                            d->by_id, kname, d->path);
+                return -ESTALE;
+        }
         return 0;
 }
 
@@ -683,7 +717,8 @@ static int refuse(lf_exec *x, lf_diag *diag) {
         for (size_t i = 0; i < x->pvs->n_rows; i++) {
                 const lf_lvm_row *row = &x->pvs->rows[i];
                 const char *vg = pv_field(row, "vg_name"), *uuid = pv_field(row, "vg_uuid");
-                bool touches = false, foreign = false, reported = false;
+                const char *outside = NULL;
+                bool touches = false, reported = false;
                 for (size_t j = 0; j < i; j++)
                         reported |= streq(pv_field(&x->pvs->rows[j], "vg_uuid"), uuid);
                 if (!*uuid || reported)
@@ -693,18 +728,19 @@ static int refuse(lf_exec *x, lf_diag *diag) {
                         if (!streq(pv_field(o, "vg_uuid"), uuid))
                                 continue;
                         touches |= pv_touches(x, o);
-                        foreign |= !pv_owned(x, o);
+                        if (!outside && !pv_owned(x, o))
+                                outside = pv_field(o, "pv_name");
                 }
-                if (touches && foreign)
+                if (touches && outside)
                         bad = lf_diag_add(diag, NULL, 0,
                                           "the volume group %s (%s) has physical volumes on "
                                           "the plan's disks and on %s outside the plan; "
-                                          "remove it or those disks, then install again",
-                                          vg, uuid, pv_field(row, "pv_name"));
+                                          "remove it or that disk, then install again",
+                                          vg, uuid, outside);
                 else if (!touches && plan_vg(x->plan, vg))
                         bad = lf_diag_add(diag, NULL, 0,
                                           "a volume group named %s (%s) is on %s, outside the "
-                                          "plan; rename it (vgrename %s OLDNAME) or remove "
+                                          "plan; rename it (vgrename %s NEWNAME) or remove "
                                           "that disk, then install again",
                                           vg, uuid, pv_field(row, "pv_name"), uuid);
         }
@@ -1004,7 +1040,7 @@ static int create_arrays(lf_exec *x, lf_diag *diag) {
                         lf_cmd_free(c);
                         return r;
                 }
-                if ((r = run(c, diag, HINT_BUSY)) < 0)
+                if ((r = run(c, diag, HINT_DISK)) < 0)
                         return r;
                 r = check_array(x, a, true, diag);
                 if (r == -ESTALE)
@@ -1015,7 +1051,7 @@ static int create_arrays(lf_exec *x, lf_diag *diag) {
                 if (r < 0)
                         return r;
                 /* A layout like an earlier one brings its PV label back: wipe it. */
-                if ((r = run(cmd_new("wipefs", "-a", a->device, NULL), diag, HINT_BUSY)) < 0)
+                if ((r = run(cmd_new("wipefs", "-a", a->device, NULL), diag, HINT_DISK)) < 0)
                         return r;
         }
         return 0;
@@ -1031,7 +1067,7 @@ static int create_lvm(lf_exec *x, lf_diag *diag) {
                 for (size_t j = 0; j < vg->n_pvs; j++) {
                         const char *dev = vg->pvs[j].device;
                         if ((r = guard(x, diag, dev)) < 0 ||
-                            (r = run(cmd_new("pvcreate", "--yes", dev, NULL), diag, HINT_BUSY)) <
+                            (r = run(cmd_new("pvcreate", "--yes", dev, NULL), diag, HINT_DISK)) <
                                     0) {
                                 lf_cmd_free(c);
                                 return r;
@@ -1039,12 +1075,12 @@ static int create_lvm(lf_exec *x, lf_diag *diag) {
                         if (c)
                                 lf_cmd_add_arg(c, dev);
                 }
-                if ((r = run(c, diag, HINT_BUSY)) < 0)
+                if ((r = run(c, diag, HINT_DISK)) < 0)
                         return r;
                 for (size_t j = 0; j < vg->n_pvs; j++)
                         if ((r = run(cmd_new("pvchange", "--addtag", vg->pvs[j].tag,
                                              vg->pvs[j].device, NULL),
-                                     diag, HINT_BUSY)) < 0)
+                                     diag, HINT_DISK)) < 0)
                                 return r;
         }
         if (p->n_volume_groups > 0) {
@@ -1075,7 +1111,7 @@ static int create_lvm(lf_exec *x, lf_diag *diag) {
                         return -ENOMEM;
                 if ((r = run(cmd_new("lvcreate", "--yes", "-n", lv->name,
                                      lv->extents ? "-l" : "-L", size, lv->vg, pv->device, NULL),
-                             diag, HINT_BUSY)) < 0)
+                             diag, HINT_DISK)) < 0)
                         return r;
         }
         return 0;
@@ -1138,7 +1174,7 @@ static int make_filesystems(lf_exec *x, lf_diag *diag) {
                         lf_cmd_free(c);
                         return r;
                 }
-                if ((r = run(c, diag, HINT_BUSY)) < 0)
+                if ((r = run(c, diag, HINT_DISK)) < 0)
                         return r;
                 r = fs_probe(fs->device, diag, &type, &uuid);
                 if (r == 0 && !streq(type, fs->type))
@@ -1189,7 +1225,7 @@ static int mount_all(lf_exec *x, bool skip_root, lf_diag *diag) {
                                            strerror(-r));
                 if ((r = run(cmd_new("mount", "-t", fs->type, "-o", fs->options, fs->device, mp,
                                      NULL),
-                             diag, HINT_BUSY)) < 0)
+                             diag, HINT_DISK)) < 0)
                         return r;
         }
         return 0;
@@ -1606,7 +1642,8 @@ int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress 
         step(p, "Writing the system configuration of %s", x->plan->node);
         if ((r = write_config(x, cfg, diag)) < 0)
                 return r;
-        step(p, "Rebuilding the initramfs (assembles the arrays at boot)%s",
+        step(p, "Rebuilding the initramfs%s%s",
+             x->plan->n_arrays ? " (it assembles the arrays at boot)" : "",
              lf_exec_step_done(x, LF_EXEC_STEP_INITRAMFS) ? ": done before" : "");
         if (!lf_exec_step_done(x, LF_EXEC_STEP_INITRAMFS)) {
                 if ((r = bind_mounts(x, diag)) < 0 ||

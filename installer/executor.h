@@ -11,17 +11,17 @@
 #include "progress.h"
 
 #define LF_EXEC_TARGET "/target"
-/* The journal of finished steps, on the target's root file system (see below). */
+/* The journal of finished steps, on the target's root file system (see below). A finished
+ * install removes it. */
 #define LF_EXEC_JOURNAL "/etc/labforge/install.journal" /* /etc is always on root */
 
 /* Steps each call reports to its lf_progress (the caller adds them to its total). */
 #define LF_EXEC_PREPARE_STEPS 7
-#define LF_EXEC_CONFIGURE_STEPS 5
+#define LF_EXEC_CONFIGURE_STEPS 4
 
 /* Journal step names the caller may test and mark around its own work (image extraction). */
 #define LF_EXEC_STEP_DISKS "disks" /* prepare_disks finished: layout made, mounted */
 #define LF_EXEC_STEP_EXTRACT "extract" /* the caller's: role image extracted into the target */
-#define LF_EXEC_STEP_CONFIG "config"    /* configuration files written */
 #define LF_EXEC_STEP_INITRAMFS "initramfs"
 #define LF_EXEC_STEP_BOOTLOADER "bootloader"
 
@@ -54,6 +54,9 @@ typedef struct lf_exec lf_exec;
  * (absolute device paths, partitions on the plan's disks, array members among the plan's
  * partitions); problems go to diag and give -EINVAL. Runs nothing. */
 int lf_exec_new(const lf_plan *plan, const lf_exec_opts *opts, lf_diag *diag, lf_exec **ret);
+/* "plan=<SHA-256 of the plan's JSON> image=<image SHA-256 or ->": what the journal must say for
+ * a rerun to resume. */
+const char *lf_exec_journal_key(const lf_exec *x);
 /* Frees memory only: never unmounts (lf_exec_unmount does). */
 void lf_exec_free(lf_exec *x);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_exec *, lf_exec_free);

@@ -221,7 +221,11 @@ static void print_link_section(FILE *f, const lf_plan *plan, const lf_plan_net *
 }
 
 static void print_comment(FILE *f, const lf_plan *plan, const lf_plan_net *n) {
-        if (streq(n->kind, "management"))
+        if (streq(n->kind, "management") && n->bond)
+                fprintf(f, "# %s: management network over %s (it holds the NIC the node "
+                           "PXE-boots from)\n",
+                        plan->node, n->interface);
+        else if (streq(n->kind, "management"))
                 fprintf(f, "# %s: management network (the NIC it PXE-boots from)\n", plan->node);
         else if (streq(n->kind, "storage-link") && n->peer)
                 fprintf(f, "# %s: storage link to %s (%s); storage traffic only, no gateway\n",
