@@ -6,7 +6,7 @@
 
 #include "appliance.h"
 
-/* Most connections served at once (thread per connection). */
+/* Most connections served at once. */
 #define LF_HTTP_MAX_CONNECTIONS 256
 
 extern const lf_subsystem lf_subsystem_http;
