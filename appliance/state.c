@@ -429,8 +429,20 @@ static const char *node_label(const lf_state_node *n, char *buf, size_t len) {
         return buf;
 }
 
-static int count_nodes(lf_state *s, int64_t *ret) {
-        return query_int(s, ret, "SELECT count(*) FROM nodes", "");
+/* Refuses a new node past LF_STATE_MAX_NODES. */
+static int check_room(lf_state *s, lf_diag *diag) {
+        int64_t count;
+        int r = query_int(s, &count, "SELECT count(*) FROM nodes", "");
+        if (r < 0)
+                return r;
+        if (count >= LF_STATE_MAX_NODES) {
+                lf_diag_add(diag, NULL, 0,
+                            "the appliance already knows %d PCs, its limit; forget some with "
+                            "'labforge forget MAC'",
+                            LF_STATE_MAX_NODES);
+                return -EBUSY;
+        }
+        return 0;
 }
 
 /* A node that leaves its assignment: back to discovered when it has an inventory to show,
@@ -448,6 +460,34 @@ static int unassign(lf_state *s, const lf_state_node *n, const char *why) {
                 " failure_log = NULL WHERE mac = ?",
                 "s", n->mac);
         return r < 0 ? r : add_event(s, n->mac, "unassigned", "%s", why);
+}
+
+/* The canonical form of a MAC given by a caller, or -EINVAL with a message. */
+static int canon_mac(const char *mac, char canon[static LF_MAC_STR_LEN + 1], lf_diag *diag) {
+        if (lf_mac_parse(mac, canon) < 0)
+                return lf_diag_add(diag, NULL, 0,
+                                   "'%s' is not a MAC address; write six hex bytes separated "
+                                   "by ':' (52:54:00:12:34:56)",
+                                   mac);
+        return 0;
+}
+
+/* canon_mac, then begin. */
+static int begin_mac(lf_state *s, const char *mac, char canon[static LF_MAC_STR_LEN + 1],
+                     lf_diag *diag) {
+        int r = canon_mac(mac, canon, diag);
+        return r < 0 ? r : begin(s);
+}
+
+/* The node of a canonical MAC, or -ENOENT with a message. */
+static int load_known(lf_state *s, const char *mac, lf_diag *diag, lf_state_node **ret) {
+        int r = load_node(s, "mac", mac, ret);
+        if (r == -ENOENT)
+                lf_diag_add(diag, NULL, 0,
+                            "%s is not known to the appliance; list it in the manifest or "
+                            "'labforge assign' it",
+                            mac);
+        return r;
 }
 
 static int list_nodes(lf_state *s, lf_state_node ***ret, size_t *ret_n) {
@@ -697,7 +737,7 @@ static int inventory_canon(const char *json, lf_diag *diag, char **ret_json, cha
 static int discover_locked(lf_state *s, const char *mac, const char *json, lf_diag *diag) {
         _cleanup_state_node_ lf_state_node *x = NULL;
         _cleanup_free_ char *text = NULL, *summary = NULL;
-        int64_t now = s->now(), count;
+        int64_t now = s->now();
         char label[128];
         int r;
 
@@ -715,16 +755,9 @@ static int discover_locked(lf_state *s, const char *mac, const char *json, lf_di
         if (r < 0)
                 return r;
         if (!x) {
-                r = count_nodes(s, &count);
+                r = check_room(s, diag);
                 if (r < 0)
                         return r;
-                if (count >= LF_STATE_MAX_NODES) {
-                        lf_diag_add(diag, NULL, 0,
-                                    "the appliance already knows %d PCs, its limit; forget "
-                                    "some with 'labforge forget MAC'",
-                                    LF_STATE_MAX_NODES);
-                        return -EBUSY;
-                }
                 r = run(s,
                         "INSERT INTO nodes (mac, state, inventory, created, updated)"
                         " VALUES (?, 'discovered', ?, ?, ?)",
@@ -740,9 +773,7 @@ int lf_state_discover(lf_state *s, const char *mac, const char *inventory_json, 
         char canon[LF_MAC_STR_LEN + 1];
         int r;
 
-        if (lf_mac_parse(mac, canon) < 0)
-                return lf_diag_add(diag, NULL, 0, "'%s' is not a MAC address", mac);
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         return end(s, discover_locked(s, canon, inventory_json, diag));
@@ -752,7 +783,7 @@ static int assign_locked(lf_state *s, const lf_manifest *m, const char *mac, con
                          const char *name, lf_diag *diag) {
         _cleanup_state_node_ lf_state_node *x = NULL, *other = NULL;
         const lf_node *mn;
-        int64_t now = s->now(), maxid, count;
+        int64_t now = s->now(), maxid;
         char label[128];
         int r;
 
@@ -794,16 +825,9 @@ static int assign_locked(lf_state *s, const lf_manifest *m, const char *mac, con
                 return r;
         maxid = maxid ? maxid + 1 : LF_STATE_ASSIGNED_NODEID_BASE;
         if (!x) {
-                r = count_nodes(s, &count);
+                r = check_room(s, diag);
                 if (r < 0)
                         return r;
-                if (count >= LF_STATE_MAX_NODES) {
-                        lf_diag_add(diag, NULL, 0,
-                                    "the appliance already knows %d PCs, its limit; forget "
-                                    "some with 'labforge forget MAC'",
-                                    LF_STATE_MAX_NODES);
-                        return -EBUSY;
-                }
                 r = run(s,
                         "INSERT INTO nodes (mac, name, role, nodeid, state, created, updated)"
                         " VALUES (?, ?, ?, ?, 'ready', ?, ?)",
@@ -825,11 +849,8 @@ int lf_state_assign(lf_state *s, const lf_manifest *m, const char *mac, const ch
         unsigned roles;
         int r;
 
-        if (lf_mac_parse(mac, canon) < 0)
-                return lf_diag_add(diag, NULL, 0,
-                                   "'%s' is not a MAC address; write six hex bytes separated "
-                                   "by ':' (52:54:00:12:34:56)",
-                                   mac);
+        if (canon_mac(mac, canon, diag) < 0)
+                return -EINVAL;
         if (lf_role_parse(role, &roles) < 0)
                 return lf_diag_add(diag, NULL, 0,
                                    "'%s' is not a role; use storage, kvm, login, or a "
@@ -936,14 +957,7 @@ static int issue_locked(lf_state *s, const char *mac, lf_diag *diag,
         char token[LF_STATE_TOKEN_LEN + 1], hash[LF_SHA256_HEX_LEN + 1], label[128];
         int r;
 
-        r = load_node(s, "mac", mac, &x);
-        if (r == -ENOENT) {
-                lf_diag_add(diag, NULL, 0,
-                            "%s is not known to the appliance; list it in the manifest or "
-                            "'labforge assign' it",
-                            mac);
-                return r;
-        }
+        r = load_known(s, mac, diag, &x);
         if (r < 0)
                 return r;
         node_label(x, label, sizeof(label));
@@ -996,9 +1010,7 @@ int lf_state_issue_token(lf_state *s, const char *mac, lf_diag *diag,
         char canon[LF_MAC_STR_LEN + 1];
         int r;
 
-        if (lf_mac_parse(mac, canon) < 0)
-                return lf_diag_add(diag, NULL, 0, "'%s' is not a MAC address", mac);
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         return end(s, issue_locked(s, canon, diag, ret_token));
@@ -1026,11 +1038,7 @@ static int token_locked(lf_state *s, const char *mac, const char *token, lf_diag
         const unsigned char *stored = NULL;
         int r;
 
-        r = load_node(s, "mac", mac, &x);
-        if (r == -ENOENT) {
-                lf_diag_add(diag, NULL, 0, "%s is not known to the appliance", mac);
-                return r;
-        }
+        r = load_known(s, mac, diag, &x);
         if (r < 0)
                 return r;
         node_label(x, label, sizeof(label));
@@ -1058,12 +1066,6 @@ static int token_locked(lf_state *s, const char *mac, const char *token, lf_diag
         return 0;
 }
 
-static int canon_mac(const char *mac, char canon[static LF_MAC_STR_LEN + 1], lf_diag *diag) {
-        if (lf_mac_parse(mac, canon) < 0)
-                return lf_diag_add(diag, NULL, 0, "'%s' is not a MAC address", mac);
-        return 0;
-}
-
 int lf_state_check_token(lf_state *s, const char *mac, const char *token, lf_diag *diag) {
         char canon[LF_MAC_STR_LEN + 1];
         int r;
@@ -1083,10 +1085,7 @@ int lf_state_install_inventory(lf_state *s, const char *mac, const char *token,
         char canon[LF_MAC_STR_LEN + 1];
         int r;
 
-        r = canon_mac(mac, canon, diag);
-        if (r < 0)
-                return r;
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         r = token_locked(s, canon, token, diag, NULL);
@@ -1150,10 +1149,7 @@ int lf_state_complete(lf_state *s, const char *mac, const char *token, const cha
         int64_t now = 0;
         int r;
 
-        r = canon_mac(mac, canon, diag);
-        if (r < 0)
-                return r;
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         r = token_locked(s, canon, token, diag, &x);
@@ -1193,10 +1189,7 @@ int lf_state_fail(lf_state *s, const char *mac, const char *token, const char *s
         char canon[LF_MAC_STR_LEN + 1];
         int r;
 
-        r = canon_mac(mac, canon, diag);
-        if (r < 0)
-                return r;
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         r = token_locked(s, canon, token, diag, &x);
@@ -1269,11 +1262,7 @@ static int forget_locked(lf_state *s, const char *mac, lf_diag *diag) {
         char label[128];
         int r;
 
-        r = load_node(s, "mac", mac, &x);
-        if (r == -ENOENT) {
-                lf_diag_add(diag, NULL, 0, "%s is not known to the appliance", mac);
-                return r;
-        }
+        r = load_known(s, mac, diag, &x);
         if (r < 0)
                 return r;
         node_label(x, label, sizeof(label));
@@ -1297,12 +1286,7 @@ int lf_state_forget(lf_state *s, const char *mac, lf_diag *diag) {
         char canon[LF_MAC_STR_LEN + 1];
         int r;
 
-        if (lf_mac_parse(mac, canon) < 0)
-                return lf_diag_add(diag, NULL, 0,
-                                   "'%s' is not a MAC address; write six hex bytes separated "
-                                   "by ':' (52:54:00:12:34:56)",
-                                   mac);
-        r = begin(s);
+        r = begin_mac(s, mac, canon, diag);
         if (r < 0)
                 return r;
         return end(s, forget_locked(s, canon, diag));
