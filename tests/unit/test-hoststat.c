@@ -22,8 +22,8 @@ TEST(cpu_times_and_utilisation) {
         ASSERT_EQ(a.idle, 252449 + 7393);
         ASSERT_EQ(lf_hoststat_parse_cpu(stat_b, &b), 0);
         ASSERT_TRUE(lf_hoststat_cpu_util(&a, &b) == 30.0);
-        ASSERT_TRUE(lf_hoststat_cpu_util(&a, &a) == -1);  /* no time passed */
-        ASSERT_TRUE(lf_hoststat_cpu_util(&b, &a) == -1);  /* counters went back */
+        ASSERT_TRUE(lf_hoststat_cpu_util(&a, &a) == -1); /* no time passed */
+        ASSERT_TRUE(lf_hoststat_cpu_util(&b, &a) == -1); /* counters went back */
 }
 
 TEST(cpu_refuses_malformed) {
