@@ -101,6 +101,11 @@ $(O)/bin/labforge-install: $(call obj,installer/main.c) $(INSTALLER_A) $(LIB_A)
 $(O)/bin/labforged: $(call obj,roles/main.c) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ROLES_LIBS) $(LDLIBS)
+# libvirt only where the VM driver (roles/virt.c) is used: labforged and the driver's tests
+# (liblabforge.a stays free of it). A test of code that calls the driver adds its own line.
+VIRT_LIBS := $(shell pkg-config --libs libvirt 2>/dev/null)
+$(O)/bin/labforged: LDLIBS += $(VIRT_LIBS)
+$(O)/tests/test-virt%: LDLIBS += $(VIRT_LIBS)
 
 # Each unit test links the harness and every subsystem archive, so it can test any of them.
 $(O)/tests/%: $(call obj,tests/unit/%.c tests/unit/test.c) $(APPLIANCE_A) $(INSTALLER_A) \
