@@ -585,19 +585,49 @@ static bool due(sched *sc, lf_sched_mode m, int64_t interval, const char *what) 
 
 /* --- Memory balance: VM counts within one of each other, fewest migrations --- */
 
-static void spread_of(const sched *sc, int *ret_max, int *ret_min) {
-        int mx = -1, mn = -1;
+/* Names the hosts powering on ("kvm03 is", "kvm03 and kvm04 are", "kvm03 and 2 other hosts
+ * are"); returns how many there are. */
+static size_t coming_names(const sched *sc, char *buf, size_t len) {
+        size_t n = 0;
+        int first = -1, second = -1;
+        for (size_t k = 0; k < sc->s->n_hosts; k++) {
+                int x = sc->hosts_by_name[k];
+                if (sc->s->hosts[x].state != LF_HOST_OFF || !sc->s->hosts[x].powering_on)
+                        continue;
+                if (n == 0)
+                        first = x;
+                else if (n == 1)
+                        second = x;
+                n++;
+        }
+        if (n == 1)
+                snprintf(buf, len, "%s is", HN(sc, first));
+        else if (n == 2)
+                snprintf(buf, len, "%s and %s are", HN(sc, first), HN(sc, second));
+        else if (n > 2)
+                snprintf(buf, len, "%s and %zu other hosts are", HN(sc, first), n - 1);
+        return n;
+}
+
+/* The fullest and the emptiest usable host (first by name; when every count is the same, the
+ * first and the last host); returns how many hosts are usable. */
+static size_t spread_of(const sched *sc, int *ret_max, int *ret_min) {
+        int mx = -1, mn = -1, last = -1;
+        size_t n = 0;
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
                 int x = sc->hosts_by_name[k];
                 if (!sc->h[x].usable)
                         continue;
+                n++;
+                last = x;
                 if (mx < 0 || sc->h[x].vms > sc->h[mx].vms)
                         mx = x;
                 if (mn < 0 || sc->h[x].vms < sc->h[mn].vms)
                         mn = x;
         }
         *ret_max = mx;
-        *ret_min = mn;
+        *ret_min = mn == mx ? last : mn;
+        return n;
 }
 
 /* Lists why none of a host's VMs may move, for the explanation. */
@@ -646,8 +676,16 @@ static void balance_memory(sched *sc, int64_t interval) {
 
         if (!due(sc, LF_SCHED_MEMORY, interval, "memory balance"))
                 return;
-        spread_of(sc, &mx, &mn);
-        if (mx < 0 || mx == mn) {
+        /* Evening out now would leave the booting host nearly empty, and the interval would
+         * then keep memory balance from filling it for an hour. */
+        if (coming_names(sc, why, sizeof(why)) > 0) {
+                say(sc,
+                    "memory balance waits: %s powering on, and counts are evened out once "
+                    "it is up",
+                    why);
+                return;
+        }
+        if (spread_of(sc, &mx, &mn) < 2) {
                 say(sc, "memory balance: fewer than two up hosts, nothing to balance");
                 return;
         }
@@ -766,7 +804,7 @@ static int cool_host(sched *sc, heap *cool, int from, int vm) {
 
 static void cool_down(sched *sc, heap *cool, int from, int *moves) {
         const lf_sched_policy *p = sc->p;
-        char a[32], b[32], c[32], d[32], e[32], names[256] = "";
+        char a[32], b[32], c[32], d[32], e[32], names[256] = "", load[96];
         size_t n = vms_on(sc, from), nc = 0, nbusy = 0, lighter = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -780,9 +818,13 @@ static void cool_down(sched *sc, heap *cool, int from, int *moves) {
                         sc->scratch_v[nc++] = vm;
         }
         qsort_r(sc->scratch_v, nc, sizeof(int), vm_lightest_cmp, sc);
-        say(sc, "compute balance: %s is hot (cpu %s%% ≥ %s%%)%s%s%s", HN(sc, from),
-            num(a, sc->h[from].util), num(b, p->cpu_high), nbusy ? "; its busy VMs stay: " : "",
-            names, nbusy > 5 ? ", ..." : "");
+        load[0] = 0;
+        if (sc->h[from].util > sc->s->hosts[from].cpu_util + 0.05)
+                snprintf(load, sizeof(load), ": its VMs ask for more than the %s%% it measures",
+                         num(c, sc->s->hosts[from].cpu_util));
+        say(sc, "compute balance: %s is hot (cpu %s%% ≥ %s%%%s)%s%s%s", HN(sc, from),
+            num(a, sc->h[from].util), num(b, p->cpu_high), load,
+            nbusy ? "; its busy VMs stay: " : "", names, nbusy > 5 ? ", ..." : "");
         for (size_t i = 0; i < nc && sc->h[from].util >= p->cpu_high; i++) {
                 int vm = sc->scratch_v[i];
                 int to = cool_host(sc, cool, from, vm);
@@ -880,6 +922,20 @@ static void balance_compute(sched *sc) {
 
 /* --- Energy: power on when short of slots, else empty one host and power it off --- */
 
+/* "Mon 10:00 UTC is within class hours (mon-fri 08:00-18:00)". */
+static const char *class_hours(const sched *sc, char *buf, size_t len) {
+        static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+        const lf_sched_policy *p = sc->p;
+        int64_t t = sc->s->time, minute = ((t % 86400) + 86400) % 86400 / 60;
+
+        snprintf(buf, len, "%s %02lld:%02lld UTC is %s class hours (%s %02d:%02d-%02d:%02d)",
+                 days[lf_timestamp_weekday(t)], (long long)(minute / 60), (long long)(minute % 60),
+                 lf_snapshot_in_class_hours(sc->s) ? "within" : "outside", p->class_days,
+                 p->class_from_min / 60, p->class_from_min % 60, p->class_to_min / 60,
+                 p->class_to_min % 60);
+        return buf;
+}
+
 static int64_t total_slots(const sched *sc) {
         int64_t t = 0;
         for (size_t i = 0; i < sc->s->n_hosts; i++)
@@ -896,35 +952,80 @@ static void power(sched *sc, int host, bool on) {
         sc->plan->acted |= 1u << LF_SCHED_ENERGY;
 }
 
-static void power_on_one(sched *sc, int64_t free_slots) {
+/* --- Headroom: wake a host when capacity runs short (DESIGN §1, §6), in every mode --- */
+
+/* Decides, after placement, whether capacity is short: a pending VM found no room that the
+ * hosts already powering on will bring, or the free slots (up hosts, plus hosts powering on,
+ * less the VMs still waiting) are below the reserve. When `act` (energy, auto), powers on the
+ * off host with the most slots that is not already powering on; in other modes only says
+ * which one would be. Power-on is not rate-limited: it reacts within one cycle. Returns
+ * whether capacity is short (then no host may be powered off). Modes that only explain keep
+ * quiet when no host could be woken. */
+static bool check_headroom(sched *sc, bool act) {
         const lf_sched_policy *p = sc->p;
+        int64_t free_slots = total_slots(sc), coming = 0, best_slots = -1;
+        int64_t waiting = (int64_t)sc->n_place_failures;
         int best = -1;
-        int64_t best_slots = -1;
+        char need[256], names[2 * LF_SNAPSHOT_MAX_NAME + 64] = "";
+
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
                 int x = sc->hosts_by_name[k];
                 if (sc->s->hosts[x].state != LF_HOST_OFF)
                         continue;
                 int64_t sl = slots(sc, x);
-                if (sl > best_slots)
+                if (sc->s->hosts[x].powering_on)
+                        coming += sl;
+                else if (sl > best_slots)
                         best = x, best_slots = sl;
         }
-        char need[128];
-        if (sc->n_place_failures > 0 && free_slots >= p->reserve_vm_slots)
-                snprintf(need, sizeof(need), "%zu pending %s could not be placed",
-                         sc->n_place_failures, plural((int64_t)sc->n_place_failures, "VM", "VMs"));
-        else
+        bool any_coming = coming_names(sc, names, sizeof(names)) > 0;
+
+        int64_t headroom = free_slots + coming - waiting;
+        if (waiting <= coming && headroom >= p->reserve_vm_slots) {
+                if (any_coming)
+                        say(sc,
+                            "capacity: %s powering on with room for %lld VMs: %lld free VM slots "
+                            "on up hosts + %lld on the way - %lld pending %s waiting = %lld ≥ "
+                            "reserve %lld, so no other host is powered on",
+                            names, (long long)coming, (long long)free_slots, (long long)coming,
+                            (long long)waiting, plural(waiting, "VM", "VMs"), (long long)headroom,
+                            (long long)p->reserve_vm_slots);
+                return false;
+        }
+        if (waiting > coming)
+                snprintf(need, sizeof(need), "%lld pending %s could not be placed%s%s%s",
+                         (long long)waiting, plural(waiting, "VM", "VMs"),
+                         any_coming ? " (more than the room " : "", any_coming ? names : "",
+                         any_coming ? " powering on brings)" : "");
+        else if (!any_coming && waiting == 0)
                 snprintf(need, sizeof(need), "%lld free VM %s < reserve %lld",
                          (long long)free_slots, plural(free_slots, "slot", "slots"),
                          (long long)p->reserve_vm_slots);
-        if (best < 0) {
-                say(sc, "energy: %s, but no host is off to power on", need);
-                return;
+        else
+                snprintf(need, sizeof(need),
+                         "%lld free VM slots on up hosts + %lld on hosts powering on - %lld "
+                         "pending %s waiting = %lld < reserve %lld",
+                         (long long)free_slots, (long long)coming, (long long)waiting,
+                         plural(waiting, "VM", "VMs"), (long long)headroom,
+                         (long long)p->reserve_vm_slots);
+        if (best < 0 && !act)
+                return true; /* nothing an admin could do about it from this mode */
+        if (best < 0)
+                say(sc, "capacity is short: %s, but no host is off%s to power on", need,
+                    any_coming ? " (and not already powering on)" : "");
+        else if (!act)
+                say(sc,
+                    "capacity is short: %s; auto or energy mode would power on %s (room for "
+                    "%lld more VMs)",
+                    need, HN(sc, best), (long long)best_slots);
+        else {
+                say(sc,
+                    "capacity is short: %s: powering on %s (room for %lld more VMs); one "
+                    "power action per cycle",
+                    need, HN(sc, best), (long long)best_slots);
+                power(sc, best, true);
         }
-        say(sc,
-            "energy: %s: powering on %s (room for %lld more VMs); one power action per "
-            "cycle",
-            need, HN(sc, best), (long long)best_slots);
-        power(sc, best, true);
+        return true;
 }
 
 /* Puts the first n VMs of scratch_v back on host, which becomes a destination again. */
@@ -997,11 +1098,13 @@ static void save_energy(sched *sc) {
         size_t n_up = 0, n_cand = 0;
         char a[32], got[6 * (LF_SNAPSHOT_MAX_NAME + 2)] = "";
 
-        if (free_slots < p->reserve_vm_slots || sc->n_place_failures > 0) {
-                power_on_one(sc, free_slots);
+        if (lf_snapshot_in_class_hours(sc->s)) {
+                char when[96];
+                say(sc, "energy: %s: hosts are powered off only outside them",
+                    class_hours(sc, when, sizeof(when)));
                 return;
         }
-        /* Powering off waits the long window; powering on (above) does not. */
+        /* Powering off waits the long window; powering on (check_headroom()) does not. */
         if (!due(sc, LF_SCHED_ENERGY, p->min_interval_s, "energy saving (power-off)"))
                 return;
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
@@ -1122,21 +1225,20 @@ static void note_unusable_hosts(sched *sc) {
 }
 
 static void run_auto(sched *sc) {
-        static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
         const lf_sched_policy *p = sc->p;
-        int64_t t = sc->s->time, minute = ((t % 86400) + 86400) % 86400 / 60;
         bool in_class = lf_snapshot_in_class_hours(sc->s);
+        char when[96];
 
-        say(sc, "auto: %s %02lld:%02lld UTC is %s class hours (%s %02d:%02d-%02d:%02d): %s",
-            days[lf_timestamp_weekday(t)], (long long)(minute / 60), (long long)(minute % 60),
-            in_class ? "within" : "outside", p->class_days, p->class_from_min / 60,
-            p->class_from_min % 60, p->class_to_min / 60, p->class_to_min % 60,
+        say(sc, "auto: %s: %s", class_hours(sc, when, sizeof(when)),
             in_class ? (p->balance_mode == LF_SCHED_MEMORY
                                 ? "memory balance on its interval, compute balance when hot"
                                 : "compute balance when hot")
                      : "saving energy");
+        /* Hosts are woken whenever headroom runs short, in class hours too. */
+        bool short_of_room = check_headroom(sc, true);
         if (!in_class) {
-                save_energy(sc);
+                if (!short_of_room)
+                        save_energy(sc);
                 return;
         }
         if (p->balance_mode == LF_SCHED_MEMORY)
@@ -1206,6 +1308,15 @@ static int sched_init(sched *sc, const lf_snapshot *s, lf_plan_sched *plan) {
                 if (host >= 0)
                         sc->on_host[sc->on_start[host] + fill[host]++] = vm;
         }
+        /* A saturated host measures 100% however much more its VMs ask for; their cores
+         * (summed in name order, so the snapshot's order changes no bit) show the excess. */
+        for (size_t i = 0; i < nh; i++) {
+                double asked = 0;
+                for (size_t j = sc->on_start[i]; j < sc->on_start[i + 1]; j++)
+                        asked += share(sc, (int)i, sc->on_host[j]);
+                if (asked > sc->h[i].util)
+                        sc->h[i].util = asked;
+        }
         sc->min_vm_mb = nv ? INT64_MAX : 1;
         for (size_t i = 0; i < nv; i++)
                 if (s->vms[i].mem_mb < sc->min_vm_mb)
@@ -1233,14 +1344,20 @@ int lf_schedule(const lf_snapshot *s, lf_sched_mode mode, lf_plan_sched **ret) {
                         evacuate_maintenance(&sc);
                 place_pending(&sc);
                 switch (mode) {
+                case LF_SCHED_PLACE:
+                        check_headroom(&sc, false);
+                        break;
                 case LF_SCHED_MEMORY:
+                        check_headroom(&sc, false);
                         balance_memory(&sc, s->policy.min_interval_s);
                         break;
                 case LF_SCHED_COMPUTE:
+                        check_headroom(&sc, false);
                         balance_compute(&sc);
                         break;
                 case LF_SCHED_ENERGY:
-                        save_energy(&sc);
+                        if (!check_headroom(&sc, true))
+                                save_energy(&sc);
                         break;
                 case LF_SCHED_AUTO:
                         run_auto(&sc);

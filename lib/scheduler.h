@@ -46,7 +46,14 @@ typedef struct lf_sched_host {
         int64_t mem_mb;
         int64_t reserved_mb; /* not for VMs; default 0 */
         int64_t max_vms;     /* -1: unlimited (key absent) */
-        double cpu_util;     /* percent of all cpus, 10-minute average */
+        double cpu_util;     /* percent of all cpus, 10-minute average (at most 100) */
+        /* Off, and already asked to power on (booting): its slots count as capacity on the way,
+         * it gets no VMs and is not powered on again, and memory balance waits for it. JSON
+         * "powering_on" (optional, default false, only with state "off"; written only when
+         * true): an addition to DESIGN §5.4's snapshot. The daemon clears it once the host is
+         * up, or when it gives up waiting for it (a host that never boots would hold memory
+         * balance back and keep its room counted). */
+        bool powering_on;
 } lf_sched_host;
 
 typedef struct lf_sched_vm {
@@ -54,7 +61,11 @@ typedef struct lf_sched_vm {
         int host; /* index into lf_snapshot.hosts; -1: pending (JSON "host": null) */
         int64_t mem_mb;
         int64_t vcpus;
-        double cpu_cores; /* cores used, 10-minute average */
+        /* Cores the VM asked for, 10-minute average: the cores it used plus the time its
+         * vCPUs waited for a host cpu (libvirt's vcpu.N.time + vcpu.N.delay). Where its host
+         * has cpu to spare that is what it used; on a saturated host it shows the demand that
+         * the host's cpu_util, capped at 100%, hides. */
+        double cpu_cores;
         bool pinned;
         int64_t last_migrated; /* LF_TIME_NONE when never */
 } lf_sched_vm;
@@ -139,6 +150,11 @@ const char *lf_sched_reason_to_string(lf_sched_reason r);
 /* --- Snapshots (snapshot.c) --- */
 
 void lf_sched_policy_init(lf_sched_policy *p);
+/* Reads a snapshot's "policy" object (also a simulator POLICY file): defaults for absent keys,
+ * unknown keys refused, every problem added to diag as "FILE: policy.KEY: ..."; -EINVAL with
+ * *ret untouched on any problem. */
+int lf_sched_policy_from_json(json_object *o, const char *file, lf_diag *diag,
+                              lf_sched_policy *ret);
 
 /* An empty snapshot with the default policy, time 0 and no last runs; NULL on OOM. */
 lf_snapshot *lf_snapshot_new(void);
@@ -202,22 +218,29 @@ bool lf_snapshot_in_class_hours(const lf_snapshot *s);
  *  2. Pending VMs, by name, go to the up host with the fewest VMs that has their memory free
  *     and a VM slot (ties: most free memory, then name). The i-th start is at
  *     (i / boot_batch) * boot_stagger_s: the cluster is treated as one storage server.
- *  3. The mode's balancing, which never moves a pinned VM or one migrated within
+ *  3. Headroom, in every mode: capacity is short when more pending VMs found no room than the
+ *     hosts powering on have slots, or when free slots on up hosts + slots of hosts powering
+ *     on - pending VMs left waiting < reserve_vm_slots. Then energy and auto (in class hours
+ *     too) power on the off host with the most slots (then name) that is not powering on;
+ *     place, memory and compute only say so. Not rate-limited: power-on reacts within one
+ *     cycle. Hosts powering on are never placed on nor powered on again.
+ *  4. The mode's balancing, which never moves a pinned VM or one migrated within
  *     migration_hold_s, and acts at most once per min_interval_s (last_run[mode]; a run that
  *     changes nothing does not count):
  *     memory:  from the fullest to the emptiest host (VM counts) until the spread is <= 1; the
  *              VM moved is the one that best evens out free memory (then smaller, idler).
- *     compute: hot hosts (cpu_util >= cpu_high), hottest first, keep their busy VMs (cores >=
- *              cpu_high% of their vcpus); their lightest VMs go to the coolest host below
- *              cpu_low whose predicted utilisation stays below cpu_high, when the move narrows
- *              the gap between the two hosts by at least cpu_margin points; until not hot.
- *     energy:  if free slots < reserve_vm_slots or a pending VM found no room, power on the
- *              off host with the most slots (not rate-limited: power-on reacts at once).
- *              Otherwise (rate-limited: power-off waits the long window) empty the up host
- *              with the fewest VMs (then least memory, name) whose VMs may all move, none
- *              received this cycle, into the others fewest-VMs-first with cpu staying below
- *              cpu_high, if they keep >= reserve_vm_slots free slots; power it off. One power
- *              action per cycle, so one host per cycle.
+ *              Waits while a host is powering on (it would be left nearly empty).
+ *     compute: a host's load is max(cpu_util, sum of its VMs' cpu_cores * 100 / cpus); hot
+ *              hosts (load >= cpu_high), hottest first, keep their busy VMs (cores >= cpu_high% of
+ *              their vcpus); their lightest VMs go to the coolest host below cpu_low whose
+ *              predicted load stays below cpu_high, when the move narrows the gap between the
+ *              two hosts by at least cpu_margin points; until not hot.
+ *     energy:  unless capacity is short (step 3 then acted), and only outside class hours
+ *              (rate-limited: power-off waits the long window): empty the up host with the
+ *              fewest VMs (then least memory, name) whose VMs may all move, none received
+ *              this cycle, into the others fewest-VMs-first with cpu staying below cpu_high,
+ *              if they keep >= reserve_vm_slots free slots; power it off. One power action per
+ *              cycle, so one host per cycle.
  *     auto:    in class hours (policy, UTC): memory balance every balance_interval_s (when
  *              balance_mode is memory) and compute balance whenever a host is hot; outside
  *              them: energy.

@@ -210,6 +210,12 @@ static int check_host(const checker *c, const char *path, const lf_sched_host *h
         if (h->max_vms != -1)
                 r |= check_int(c, path, "max_vms", h->max_vms, 0, LF_SNAPSHOT_MAX_VMS);
         r |= check_num(c, path, "cpu_util", h->cpu_util, 0, 100);
+        if (h->powering_on && h->state != LF_HOST_OFF && h->state >= 0 &&
+            h->state < _LF_HOST_STATE_MAX)
+                r |= lf_diag_add(c->diag, c->file, 0,
+                                 "%s.powering_on: only an \"off\" host can be powering on (state "
+                                 "is \"%s\"); leave the key out once it is up",
+                                 path, state_names[h->state]);
         return r ? -EINVAL : 0;
 }
 
@@ -383,8 +389,9 @@ static char *dup_name(const char *s, int *r) {
 }
 
 static int read_host(const lf_json_ctx *ctx, json_object *o, const char *path, lf_sched_host *h) {
-        static const char *const keys[] = {"name",        "state",   "cpus",     "mem_mb",
-                                           "reserved_mb", "max_vms", "cpu_util", NULL};
+        static const char *const keys[] = {"name",     "state",       "cpus",
+                                           "mem_mb",   "reserved_mb", "max_vms",
+                                           "cpu_util", "powering_on", NULL};
         const char *name = NULL, *state = NULL;
         int r = 0;
 
@@ -414,6 +421,7 @@ static int read_host(const lf_json_ctx *ctx, json_object *o, const char *path, l
         else if (max_vms != INT64_MIN)
                 h->max_vms = max_vms;
         r |= lf_json_get_double(ctx, o, path, "cpu_util", true, -DBL_MAX, DBL_MAX, &h->cpu_util);
+        r |= lf_json_get_bool(ctx, o, path, "powering_on", false, &h->powering_on);
         int ro = 0;
         h->name = dup_name(name, &ro);
         return ro ? ro : r ? -EINVAL : 0;
@@ -511,6 +519,21 @@ static int read_policy(const lf_json_ctx *ctx, json_object *o, lf_sched_policy *
         return r ? -EINVAL : 0;
 }
 
+int lf_sched_policy_from_json(json_object *o, const char *file, lf_diag *diag,
+                              lf_sched_policy *ret) {
+        lf_json_ctx ctx = {diag, file};
+        checker c = {diag, file};
+        lf_sched_policy p;
+
+        lf_sched_policy_init(&p);
+        if (lf_json_expect_object(&ctx, o, "policy") < 0)
+                return -EINVAL;
+        if (read_policy(&ctx, o, &p) < 0 || check_policy(&c, &p) < 0)
+                return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
 static int read_last_run(const lf_json_ctx *ctx, json_object *o, int64_t *last_run) {
         static const char *const keys[] = {"memory", "compute", "energy", NULL};
         int r = lf_json_check_keys(ctx, o, "last_run", keys);
@@ -541,8 +564,7 @@ int lf_snapshot_from_json(json_object *o, const char *file, lf_diag *diag, lf_sn
         r |= lf_json_get_array(&ctx, o, "", "vms", true, &vms);
         r |= lf_json_get_object(&ctx, o, "", "policy", false, &policy);
         r |= lf_json_get_object(&ctx, o, "", "last_run", false, &last_run);
-        if (policy &&
-            (read_policy(&ctx, policy, &s->policy) < 0 || check_policy(&c, &s->policy) < 0))
+        if (policy && lf_sched_policy_from_json(policy, file, diag, &s->policy) < 0)
                 r = -EINVAL;
         if (last_run)
                 r |= read_last_run(&ctx, last_run, s->last_run);
@@ -698,6 +720,8 @@ int lf_snapshot_to_json(const lf_snapshot *s, json_object **ret) {
                 if (h->max_vms >= 0)
                         r |= lf_json_add(j, "max_vms", json_object_new_int64(h->max_vms));
                 r |= lf_json_add(j, "cpu_util", exact_double(h->cpu_util));
+                if (h->powering_on)
+                        r |= lf_json_add(j, "powering_on", json_object_new_boolean(true));
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const lf_sched_vm *v = &s->vms[i];
@@ -780,12 +804,15 @@ int lf_snapshot_apply(lf_snapshot *s, const lf_plan_sched *p) {
                 v->host = p->placements[i].host;
         }
         for (size_t i = 0; i < p->n_power_on; i++) {
-                s->hosts[p->power_on[i]].state = LF_HOST_UP;
-                s->hosts[p->power_on[i]].cpu_util = 0;
+                lf_sched_host *h = &s->hosts[p->power_on[i]];
+                h->state = LF_HOST_UP;
+                h->cpu_util = 0;
+                h->powering_on = false;
         }
         for (size_t i = 0; i < p->n_power_off; i++) {
                 s->hosts[p->power_off[i]].state = LF_HOST_OFF;
                 s->hosts[p->power_off[i]].cpu_util = 0;
+                s->hosts[p->power_off[i]].powering_on = false;
         }
         for (size_t i = 0; i < ELEMENTSOF(balancing_modes); i++)
                 if (p->acted & (1u << balancing_modes[i]))

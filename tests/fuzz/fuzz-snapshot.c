@@ -1,7 +1,8 @@
 /* libFuzzer target for the snapshot reader and the scheduler behind it: any input is either
  * rejected with diagnostics, or read into a snapshot that passes lf_snapshot_check(), writes
- * and reads back to the same JSON, and plans in every mode without error; applying a plan
- * leaves a valid snapshot. */
+ * and reads back to the same JSON, and plans in every mode without error (at most one power
+ * action, never waking a host that is not off or already powering on); applying a plan leaves
+ * a valid snapshot. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 text = lf_sched_plan_to_text(p, s, true);
                 if (!text || p->n_power_on + p->n_power_off > 1)
                         abort();
+                /* Only a host that is off and not already booting is woken. */
+                for (size_t i = 0; i < p->n_power_on; i++)
+                        if (s->hosts[p->power_on[i]].state != LF_HOST_OFF ||
+                            s->hosts[p->power_on[i]].powering_on)
+                                abort();
                 /* Carry the plan out on the copy and plan again from there. */
                 if (m == LF_SCHED_AUTO) {
                         _cleanup_plan_sched_ lf_plan_sched *p2 = NULL;

@@ -19,7 +19,7 @@ jq -e '.mode == "auto" and ([.migrations[].reason] | unique) == ["maintenance"]'
 
 # The CLI prints exactly what the engine's golden files hold.
 for f in place-basic:place memory-balance:memory compute-hot:compute energy-power-off:energy \
-	auto-class:auto; do
+	auto-class:auto powering-on-short:auto compute-saturated:compute; do
 	name=${f%%:*} mode=${f##*:}
 	expect "$name json" 0 -- sched --snapshot "$fx/$name.snapshot.json" --mode "$mode" --explain
 	cmp -s "$T_OUT" "$fx/$name.plan.json" && pass "$name json = golden" \
@@ -38,6 +38,15 @@ expect "over-full is not an error" 0 -- sched --snapshot "$fx/place-overfull.sna
 	--mode place
 jq -e '(.failures | length) == 2 and (.migrations | length) == 0' "$T_OUT" >/dev/null \
 	&& pass "over-full: failures, nothing else" || fail "over-full" "$(cat "$T_OUT")"
+# A class arrives at 08:00 on a full cluster: auto wakes one host in class hours, place mode
+# only says which one it would wake.
+expect "class-hours shortage, auto" 0 -- sched --snapshot "$fx/capacity-short.snapshot.json"
+jq -e '.power_on == ["off-b"] and .power_off == [] and (.failures | length) == 4' "$T_OUT" \
+	>/dev/null && pass "auto wakes off-b in class hours" || fail "class-hours wake" "$(cat "$T_OUT")"
+expect "class-hours shortage, place" 0 -- sched --snapshot "$fx/capacity-short.snapshot.json" \
+	--mode place --explain --format text
+grep -q "^power on: none$" "$T_OUT" && grep -q "auto or energy mode would power on off-b" \
+	"$T_OUT" && pass "place mode explains the shortage" || fail "place explains" "$(cat "$T_OUT")"
 expect "help" 0 -- sched --help
 grep -q -- "--snapshot SNAP.json" "$T_OUT" && pass "help text" || fail "help text"
 
@@ -81,6 +90,9 @@ bad "wrong type" "bad.json: hosts[0].cpus: expected an integer, got a string" --
 	sched --snapshot "$T_TMP/bad.json"
 snap "{$head, \"hosts\": [$host], \"vms\": [], \"policy\": {\"reserve_slots\": 4}}"
 bad "unknown policy key" "bad.json: policy.reserve_slots: unknown key" -- \
+	sched --snapshot "$T_TMP/bad.json"
+snap "{$head, \"hosts\": [{\"name\": \"kvm1\", \"state\": \"up\", \"powering_on\": true, \"cpus\": 8, \"mem_mb\": 1, \"cpu_util\": 0}], \"vms\": []}"
+bad "powering on while up" "bad.json: hosts[0].powering_on: only an \"off\" host can be" -- \
 	sched --snapshot "$T_TMP/bad.json"
 snap "{$head, \"hosts\": [$host], \"vms\": [" && truncate -s -1 "$T_TMP/bad.json"
 bad "malformed JSON" "bad.json:1: malformed JSON" -- sched --snapshot "$T_TMP/bad.json"

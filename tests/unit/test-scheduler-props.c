@@ -1,7 +1,8 @@
 /* Properties of the scheduler over thousands of random snapshots (fixed seeds, so a failure
  * reproduces): plans never break memory or max_vms, never move pinned VMs, use only up hosts,
  * power off only emptied hosts; memory balance reaches a spread of at most one VM whenever the
- * constraints allow it; energy never leaves free slots below the reserve while a host is off. */
+ * constraints allow it; energy never leaves free slots below the reserve while a host is off,
+ * wakes a host only when capacity is short and never one already powering on. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static lf_snapshot *gen(uint64_t seed, gen_kind kind) {
                           : st <= 80 ? LF_HOST_OFF
                           : st <= 90 ? LF_HOST_MAINTENANCE
                                      : LF_HOST_FAILED;
+                h.powering_on = h.state == LF_HOST_OFF && chance(40);
                 if (kind == GEN_ROOMY) {
                         h.mem_mb = 131072;
                         h.reserved_mb = 4096;
@@ -118,13 +120,16 @@ static void load_init(load *l, const lf_snapshot *s) {
         l->used = calloc(s->n_hosts + 1, sizeof(int64_t));
         l->util = calloc(s->n_hosts + 1, sizeof(double));
         ASSERT_TRUE(l->vms && l->used && l->util);
-        for (size_t i = 0; i < s->n_hosts; i++)
-                l->util[i] = s->hosts[i].cpu_util;
         for (size_t i = 0; i < s->n_vms; i++)
                 if (s->vms[i].host >= 0) {
-                        l->vms[s->vms[i].host]++;
-                        l->used[s->vms[i].host] += s->vms[i].mem_mb;
+                        int h = s->vms[i].host;
+                        l->vms[h]++;
+                        l->used[h] += s->vms[i].mem_mb;
+                        l->util[h] += s->vms[i].cpu_cores * 100 / (double)s->hosts[h].cpus;
                 }
+        /* A host's load: what it measures, or what its VMs ask for when that is more. */
+        for (size_t i = 0; i < s->n_hosts; i++)
+                l->util[i] = fmax(l->util[i], s->hosts[i].cpu_util);
 }
 
 static void load_done(load *l) {
@@ -203,10 +208,14 @@ static void check_plan(uint64_t seed, lf_sched_mode mode, const lf_snapshot *s,
                 FAILF(seed, mode, "%zu power actions", p->n_power_on + p->n_power_off);
         if (p->n_power_on + p->n_power_off > 0 && mode != LF_SCHED_ENERGY && mode != LF_SCHED_AUTO)
                 FAILF(seed, mode, "power action outside energy saving");
-        for (size_t i = 0; i < p->n_power_on; i++)
+        for (size_t i = 0; i < p->n_power_on; i++) {
                 if (s->hosts[p->power_on[i]].state != LF_HOST_OFF)
                         FAILF(seed, mode, "powers on %s, which is not off",
                               s->hosts[p->power_on[i]].name);
+                if (s->hosts[p->power_on[i]].powering_on)
+                        FAILF(seed, mode, "powers on %s, which is already powering on",
+                              s->hosts[p->power_on[i]].name);
+        }
 
         /* Replay in the order the engine decided: evacuations, placements, the rest. Compute
          * moves must leave a hot host for one below cpu_low and keep it below cpu_high. */
@@ -263,14 +272,18 @@ static void spread_after(const lf_snapshot *s, int64_t *ret_min, int64_t *ret_ma
 /* When memory balance can always even the counts out (proof in the test below): with U the up
  * hosts and N every VM that may end up on them (pending, on up hosts, on maintenance hosts),
  * K = ceil(N / |U|): no VM on an up host is pinned or within its migration hold, each up host
- * has max_vms unset or >= K and room for K of the largest VM, and memory balance is due. */
+ * has max_vms unset or >= K and room for K of the largest VM, memory balance is due and no
+ * host is powering on. */
 static bool balance_possible(const lf_snapshot *s) {
         int64_t up = 0, n = 0, biggest = 0;
         if (s->last_run[LF_SCHED_MEMORY] != LF_TIME_NONE &&
             s->time - s->last_run[LF_SCHED_MEMORY] < s->policy.min_interval_s)
                 return false;
-        for (size_t i = 0; i < s->n_hosts; i++)
+        for (size_t i = 0; i < s->n_hosts; i++) {
                 up += s->hosts[i].state == LF_HOST_UP;
+                if (s->hosts[i].powering_on) /* memory balance waits for it */
+                        return false;
+        }
         if (up == 0)
                 return false;
         for (size_t i = 0; i < s->n_vms; i++) {
@@ -337,33 +350,93 @@ TEST(memory_plan_spread_at_most_one) {
         ASSERT_TRUE(possible >= CASES / 2);
 }
 
+/* Headroom as the cluster stands after a plan: free slots on up hosts + slots of hosts still
+ * powering on - VMs still waiting; *ret_short when that is below the reserve or more VMs wait
+ * than the hosts powering on have room for. */
+static int64_t headroom_after(const lf_snapshot *s, bool *ret_short) {
+        _cleanup_free_ int64_t *vms = calloc(s->n_hosts + 1, sizeof(int64_t));
+        _cleanup_free_ int64_t *used = calloc(s->n_hosts + 1, sizeof(int64_t));
+        int64_t typical = lf_sched_typical_vm_mb(s), coming = 0, waiting = 0;
+
+        ASSERT_TRUE(vms && used);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                if (s->vms[i].host < 0)
+                        waiting++;
+                else {
+                        vms[s->vms[i].host]++;
+                        used[s->vms[i].host] += s->vms[i].mem_mb;
+                }
+        }
+        for (size_t i = 0; i < s->n_hosts; i++)
+                if (s->hosts[i].state == LF_HOST_OFF && s->hosts[i].powering_on)
+                        coming += lf_sched_host_slots(&s->hosts[i], vms[i], used[i], typical);
+        int64_t h = lf_snapshot_free_slots(s) + coming - waiting;
+        *ret_short = waiting > coming || h < s->policy.reserve_vm_slots;
+        return h;
+}
+
+/* Energy mode wakes a host exactly when capacity is short (free slots, counting the hosts
+ * already powering on and the VMs still waiting, below the reserve, or VMs waiting beyond what
+ * is coming) and a host can be woken; it powers off only when the headroom stays at the
+ * reserve; and it never wakes a host that is already powering on (check_plan()). */
 TEST(energy_keeps_the_reserve_while_a_host_is_off) {
-        int off_cases = 0, power_offs = 0;
+        int woken = 0, power_offs = 0, covered = 0;
         for (uint64_t seed = 1; seed <= CASES; seed++) {
                 _cleanup_snapshot_ lf_snapshot *s = gen(seed, GEN_ANY);
                 _cleanup_plan_sched_ lf_plan_sched *p = NULL;
-                bool was_off = false;
+                bool can_wake = false, coming = false, short_after;
                 int64_t reserve = s->policy.reserve_vm_slots;
 
-                for (size_t i = 0; i < s->n_hosts; i++)
-                        was_off |= s->hosts[i].state == LF_HOST_OFF;
+                for (size_t i = 0; i < s->n_hosts; i++) {
+                        can_wake |= s->hosts[i].state == LF_HOST_OFF && !s->hosts[i].powering_on;
+                        coming |= s->hosts[i].powering_on;
+                }
                 ASSERT_EQ(lf_schedule(s, LF_SCHED_ENERGY, &p), 0);
                 check_plan(seed, LF_SCHED_ENERGY, s, p);
                 ASSERT_EQ(lf_snapshot_apply(s, p), 0);
-                int64_t free_slots = lf_snapshot_free_slots(s);
-                if (p->n_power_off > 0 && free_slots < reserve)
-                        FAILF(seed, LF_SCHED_ENERGY, "powered off leaving %lld < %lld slots",
-                              (long long)free_slots, (long long)reserve);
-                if (was_off && free_slots < reserve && p->n_power_on == 0)
+                int64_t h = headroom_after(s, &short_after);
+                if (p->n_power_off > 0 && (short_after || lf_snapshot_free_slots(s) < reserve))
+                        FAILF(seed, LF_SCHED_ENERGY, "powered off leaving headroom %lld < %lld",
+                              (long long)h, (long long)reserve);
+                if (can_wake && short_after && p->n_power_on == 0)
                         FAILF(seed, LF_SCHED_ENERGY,
-                              "%lld < %lld free slots, a host is off, "
-                              "nothing powered on",
-                              (long long)free_slots, (long long)reserve);
-                off_cases += was_off && p->n_power_on > 0;
+                              "headroom %lld < %lld (or VMs waiting), a host is off, nothing "
+                              "powered on",
+                              (long long)h, (long long)reserve);
+                if (p->n_power_on > 0) {
+                        /* Without the host it woke, capacity was short. */
+                        int x = p->power_on[0];
+                        s->hosts[x].state = LF_HOST_OFF;
+                        headroom_after(s, &short_after);
+                        if (!short_after)
+                                FAILF(seed, LF_SCHED_ENERGY, "powered %s on with room to spare",
+                                      s->hosts[x].name);
+                }
+                woken += p->n_power_on > 0;
                 power_offs += p->n_power_off > 0;
+                covered += coming && !short_after && p->n_power_on == 0 && p->n_power_off == 0;
         }
-        ASSERT_TRUE(off_cases > 50);
+        ASSERT_TRUE(woken > 50);
         ASSERT_TRUE(power_offs > 50);
+        /* Hosts powering on do stop a power-on now and then. */
+        ASSERT_TRUE(covered > 20);
+}
+
+/* Auto wakes the same host as energy mode (in class hours too): both decide on the cluster as
+ * placement leaves it, before any balancing. */
+TEST(auto_wakes_like_energy) {
+        int in_class = 0;
+        for (uint64_t seed = 1; seed <= CASES; seed++) {
+                _cleanup_snapshot_ lf_snapshot *s = gen(seed, GEN_ANY);
+                _cleanup_plan_sched_ lf_plan_sched *e = NULL, *a = NULL;
+                ASSERT_EQ(lf_schedule(s, LF_SCHED_ENERGY, &e), 0);
+                ASSERT_EQ(lf_schedule(s, LF_SCHED_AUTO, &a), 0);
+                if (e->n_power_on != a->n_power_on ||
+                    (e->n_power_on && e->power_on[0] != a->power_on[0]))
+                        FAILF(seed, LF_SCHED_AUTO, "wakes another host than energy mode");
+                in_class += lf_snapshot_in_class_hours(s) && a->n_power_on > 0;
+        }
+        ASSERT_TRUE(in_class > 20);
 }
 
 /* The same snapshot with hosts and VMs in reverse order. */

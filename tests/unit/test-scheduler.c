@@ -112,6 +112,9 @@ GOLDEN_TEST(energy_min_interval, "energy-min-interval", LF_SCHED_ENERGY, false)
 GOLDEN_TEST(auto_class, "auto-class", LF_SCHED_AUTO, true)
 GOLDEN_TEST(auto_weekend, "auto-weekend", LF_SCHED_AUTO, false)
 GOLDEN_TEST(auto_compute_mode, "auto-compute-mode", LF_SCHED_AUTO, false)
+GOLDEN_TEST(compute_saturated, "compute-saturated", LF_SCHED_COMPUTE, true)
+GOLDEN_TEST(powering_on_covers, "powering-on-covers", LF_SCHED_AUTO, false)
+GOLDEN_TEST(powering_on_short, "powering-on-short", LF_SCHED_AUTO, true)
 
 /* Behaviour the golden files show, asserted directly so a careless regeneration fails. */
 TEST(overfull_changes_nothing_else) {
@@ -150,6 +153,119 @@ TEST(evacuation_ignores_hold_but_not_pinned) {
         ASSERT_TRUE(held_moved);
         ASSERT_EQ(p->n_failures, 1);
         ASSERT_EQ(p->failures[0].vm, vm_index(s, "m-pinned"));
+}
+
+static bool explains(const lf_plan_sched *p, const char *what) {
+        for (size_t i = 0; i < p->n_explain; i++)
+                if (strstr(p->explain[i], what))
+                        return true;
+        return false;
+}
+
+/* 08:00, a class arrives on a cluster that is full: every mode places what fits and sees
+ * that capacity is short; energy and auto (in class hours too) power on the off host with
+ * the most slots, the other modes only say which one they would. */
+TEST(capacity_short_in_every_mode) {
+        _cleanup_snapshot_ lf_snapshot *s = load("capacity-short");
+        char name[64];
+
+        for (lf_sched_mode m = 0; m < _LF_SCHED_MODE_MAX; m++) {
+                snprintf(name, sizeof(name), "capacity-short-%s", lf_sched_mode_to_string(m));
+                _cleanup_plan_sched_ lf_plan_sched *p = golden(s, m, name, m == LF_SCHED_AUTO);
+                ASSERT_EQ(p->n_placements, 1);
+                ASSERT_EQ(p->n_failures, 4);
+                ASSERT_EQ(p->n_power_off, 0);
+                if (m == LF_SCHED_ENERGY || m == LF_SCHED_AUTO) {
+                        ASSERT_EQ(p->n_power_on, 1);
+                        ASSERT_EQ(p->power_on[0], host_index(s, "off-b"));
+                } else {
+                        ASSERT_EQ(p->n_power_on, 0);
+                        ASSERT_TRUE(explains(p, "auto or energy mode would power on off-b"));
+                }
+        }
+}
+
+/* The host woken for a shortage is powering on in the next cycles: the same shortage wakes
+ * nothing more, nothing is placed on it; once it is up the waiting VMs go there. */
+TEST(power_on_once_per_shortage) {
+        _cleanup_snapshot_ lf_snapshot *s = load("capacity-short");
+        int off_b = host_index(s, "off-b");
+        lf_plan_sched *p = plan(s, LF_SCHED_AUTO);
+
+        ASSERT_EQ(p->n_power_on, 1);
+        ASSERT_EQ(p->power_on[0], off_b);
+        ASSERT_EQ(lf_snapshot_apply(s, p), 0);
+        lf_plan_sched_free(p);
+        /* Booting: the daemon reports it off and powering on. */
+        s->hosts[off_b].state = LF_HOST_OFF;
+        s->hosts[off_b].powering_on = true;
+        s->time += 60;
+        p = golden(s, LF_SCHED_AUTO, "power-on-cycle-2", false);
+        ASSERT_EQ(p->n_power_on + p->n_power_off, 0);
+        ASSERT_EQ(p->n_placements, 0);
+        ASSERT_EQ(p->n_failures, 4);
+        ASSERT_TRUE(explains(p, "off-b is powering on with room for 8 VMs"));
+        lf_plan_sched_free(p);
+        /* The same with energy mode: it does not wake the booting host either. */
+        p = plan(s, LF_SCHED_ENERGY);
+        ASSERT_EQ(p->n_power_on + p->n_power_off, 0);
+        lf_plan_sched_free(p);
+
+        s->hosts[off_b].state = LF_HOST_UP;
+        s->hosts[off_b].powering_on = false;
+        s->time += 60;
+        p = golden(s, LF_SCHED_AUTO, "power-on-cycle-3", false);
+        ASSERT_EQ(p->n_power_on + p->n_power_off, 0);
+        ASSERT_EQ(p->n_placements, 4);
+        for (size_t i = 0; i < p->n_placements; i++)
+                ASSERT_EQ(p->placements[i].host, off_b);
+        lf_plan_sched_free(p);
+}
+
+/* More VMs wait than the booting host has room for: another host is woken, never the one
+ * already booting (though it has the most slots), and nothing is placed on it. */
+TEST(powering_on_host_not_woken_again) {
+        _cleanup_snapshot_ lf_snapshot *s = load("powering-on-short");
+        _cleanup_snapshot_ lf_snapshot *s2 = load("powering-on-covers");
+        _cleanup_plan_sched_ lf_plan_sched *p = plan(s, LF_SCHED_AUTO);
+        _cleanup_plan_sched_ lf_plan_sched *p2 = plan(s2, LF_SCHED_AUTO);
+        int boot_a = host_index(s, "boot-a");
+
+        ASSERT_EQ(p->n_power_on, 1);
+        ASSERT_EQ(p->power_on[0], host_index(s, "off-b"));
+        ASSERT_EQ(p->n_failures, 10);
+        for (size_t i = 0; i < p->n_placements; i++)
+                ASSERT_TRUE(p->placements[i].host != boot_a);
+        /* 3 wait for boot-a's 8 slots, which leaves 5 >= reserve 4: nothing is woken. */
+        ASSERT_EQ(p2->n_power_on + p2->n_power_off, 0);
+        ASSERT_EQ(p2->n_failures, 3);
+        for (size_t i = 0; i < p2->n_placements; i++)
+                ASSERT_TRUE(p2->placements[i].host != host_index(s2, "boot-a"));
+}
+
+/* The cluster energy-power-off empties at 22:00 stays on at 10:00 on a Monday. */
+TEST(energy_powers_off_only_outside_class_hours) {
+        _cleanup_snapshot_ lf_snapshot *s = load("energy-power-off");
+        ASSERT_EQ(lf_parse_timestamp("2026-11-23T10:00:00Z", &s->time), 0);
+        _cleanup_plan_sched_ lf_plan_sched *p =
+                golden(s, LF_SCHED_ENERGY, "energy-class-hours", false);
+        ASSERT_EQ(p->n_power_off + p->n_power_on + p->n_migrations, 0);
+        ASSERT_TRUE(explains(p, "hosts are powered off only outside them"));
+}
+
+/* kvm1 measures 100% but its VMs ask for 12.2 cores of 8 (152.5%): compute balance moves
+ * light VMs until no cool host is left, where the measured 100% would have stopped at two. */
+TEST(saturated_host_shows_its_demand) {
+        _cleanup_snapshot_ lf_snapshot *s = load("compute-saturated");
+        _cleanup_plan_sched_ lf_plan_sched *p = plan(s, LF_SCHED_COMPUTE);
+        ASSERT_EQ(p->n_migrations, 4);
+        for (size_t i = 0; i < p->n_migrations; i++) {
+                ASSERT_EQ(p->migrations[i].from, host_index(s, "kvm1"));
+                ASSERT_TRUE(p->migrations[i].vm != vm_index(s, "hot1"));
+                ASSERT_TRUE(p->migrations[i].vm != vm_index(s, "hot2"));
+        }
+        ASSERT_TRUE(explains(p, "hot (cpu 152.5% ≥ 80%: its VMs ask for more than the 100% it "
+                                "measures)"));
 }
 
 /* A VM moved by memory balance is not moved back within 2 h, even when the counts ask for it;
@@ -279,6 +395,10 @@ static const char *const all_fixtures[] = {
         "energy-cycles",
         "energy-power-on-min-interval",
         "memory-no-room",
+        "capacity-short",
+        "powering-on-covers",
+        "powering-on-short",
+        "compute-saturated",
 };
 
 /* Same snapshot, same bytes (test-scheduler-props checks that the order of hosts and VMs does
@@ -461,6 +581,61 @@ TEST(bad_ranges) {
                    "snap.json: hosts[0].cpus: must be at least 1 (got 0)",
                    "snap.json: hosts[0].reserved_mb: 8192 is more than the host's mem_mb (4096)",
                    "snap.json: hosts[0].cpu_util: must be from 0 to 100 (got 120)");
+}
+
+TEST(bad_powering_on) {
+        EXPECT_BAD(SNAP_HEAD "\"hosts\": [{\"name\": \"kvm1\", \"state\": \"up\", \"cpus\": 8, "
+                             "\"mem_mb\": 1, \"cpu_util\": 1, \"powering_on\": true}, "
+                             "{\"name\": \"kvm2\", \"state\": \"off\", \"cpus\": 8, "
+                             "\"mem_mb\": 1, \"cpu_util\": 0, \"powering_on\": 1}], \"vms\": []}",
+                   "snap.json: hosts[0].powering_on: only an \"off\" host can be powering on "
+                   "(state is \"up\"); leave the key out once it is up",
+                   "snap.json: hosts[1].powering_on: expected true or false, got an integer");
+}
+
+static json_object *parse(const lf_json_ctx *ctx, const char *text) {
+        json_object *o = NULL;
+        ASSERT_EQ(lf_json_parse(ctx, text, strlen(text), &o), 0);
+        return o;
+}
+
+/* A policy alone (the simulator's POLICY file): defaults for what is absent, the snapshot's
+ * checks and messages, nothing returned on a problem. */
+TEST(policy_from_json) {
+        lf_diag d = {};
+        lf_json_ctx ctx = {&d, "pol.json"};
+        lf_sched_policy p, untouched;
+        _cleanup_json_ json_object *good = NULL, *bad = NULL, *array = NULL;
+
+        good = parse(&ctx, "{\"cpu_high\": 70, \"class_hours\": {\"days\": \"mon-sat\", "
+                           "\"from\": \"07:30\", \"to\": \"17:00\"}}");
+        ASSERT_EQ(lf_sched_policy_from_json(good, "pol.json", &d, &p), 0);
+        ASSERT_EQ(d.n, 0);
+        ASSERT_TRUE(p.cpu_high == 70 && p.cpu_low == 30 && p.reserve_vm_slots == 18);
+        ASSERT_EQ(p.class_days_mask, 0x3f);
+        ASSERT_EQ(p.class_from_min, 7 * 60 + 30);
+        ASSERT_STREQ(p.class_days, "mon-sat");
+
+        bad = parse(&ctx, "{\"cpu_low\": 85, \"colour\": 1}");
+        memset(&p, 0xa5, sizeof(p));
+        untouched = p;
+        ASSERT_EQ(lf_sched_policy_from_json(bad, "pol.json", &d, &p), -EINVAL);
+        ASSERT_TRUE(memcmp(&p, &untouched, sizeof(p)) == 0);
+        ASSERT_EQ(d.n, 1);
+        ASSERT_CONTAINS(d.msgs[0], "pol.json: policy.colour: unknown key");
+        lf_diag_clear(&d);
+        /* Keys all known: the range check speaks. */
+        json_object_object_del(bad, "colour");
+        ASSERT_EQ(lf_sched_policy_from_json(bad, "pol.json", &d, &p), -EINVAL);
+        ASSERT_EQ(d.n, 1);
+        ASSERT_STREQ(d.msgs[0], "pol.json: policy.cpu_low: 85 must be below cpu_high (80)");
+        lf_diag_clear(&d);
+
+        array = parse(&ctx, "[1]");
+        ASSERT_EQ(lf_sched_policy_from_json(array, "pol.json", &d, &p), -EINVAL);
+        ASSERT_EQ(d.n, 1);
+        ASSERT_STREQ(d.msgs[0], "pol.json: policy: expected an object, got an array");
+        lf_diag_clear(&d);
 }
 
 TEST(bad_policy) {
