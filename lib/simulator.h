@@ -1,15 +1,17 @@
 /* The classroom-day simulator (issue 5): replays a trace of VM starts, stops and CPU demand
  * through the scheduling engine on a simulated cluster and measures what the room would feel.
  *
- * The engine runs as the cluster daemon would run it: `place` at every step that has pending
- * VMs and `auto` every decision interval (class hours: memory and compute balance; otherwise
- * energy). Plans take effect with delays: a migration occupies its source's link for
- * mem_mb / migration_mb_per_s + migration_overhead_s seconds (a host sends one VM at a time)
- * and keeps the VM's memory on both hosts until it ends; a powered-on host is up boot_s
- * seconds later; a powered-off host goes off once nothing is left on it or leaving it; a
- * placed VM runs from start_at_s on. Each step, every running VM asks for its trace demand
- * and each host shares its cpus fairly (max-min); host cpu_util and VM cpu_cores given to the
- * engine are 10-minute averages of what was served. Deterministic: same input, same figures.
+ * The engine runs as the cluster daemon would run it: `auto` every decision interval and at
+ * every step with VMs waiting (placement; a host woken when room is short; class hours: memory
+ * and compute balance; otherwise energy). Plans take effect with delays: a migration occupies
+ * its source's link for mem_mb / migration_mb_per_s + migration_overhead_s seconds (a host
+ * sends one VM at a time) and keeps the VM's memory on both hosts until it ends; a powered-on
+ * host is up boot_s seconds later; a powered-off host goes off once nothing is left on it or
+ * leaving it; a placed VM runs from start_at_s on. Each step, every running VM asks for its
+ * trace demand and each host shares its cpus fairly (max-min). The engine sees 10-minute
+ * averages: a host's cpu_util of what it served (at most 100%), a VM's cpu_cores of what it
+ * asked for (served plus run-queue wait, as libvirt's vcpu time and delay show); a booting
+ * host is "off" and "powering_on". Deterministic: same input, same figures.
  *
  * TRACE (JSON; times in seconds after "start"):
  *   {"start": "2026-11-23T00:00:00Z",   UTC, as in snapshots
@@ -37,8 +39,9 @@
  *    "migration_overhead_s": 5}         optional (5)
  *   Energy is reported only when every host has idle_w.
  *
- * POLICY (JSON): the "policy" object of a snapshot (DESIGN §5.4), read by the snapshot
- *   reader, so its keys, defaults and messages ("policy.cpu_high: ...") are the same.
+ * POLICY (JSON): the "policy" object of a snapshot (DESIGN §5.4), read by
+ *   lf_sched_policy_from_json(), so its keys, defaults and messages ("policy.cpu_high: ...")
+ *   are the snapshot's.
  */
 #pragma once
 
@@ -101,7 +104,7 @@ int lf_sim_cluster_from_json(json_object *o, const char *file, lf_diag *diag, lf
 int lf_sim_cluster_load(const char *path, lf_diag *diag, lf_sim_cluster **ret);
 int lf_sim_trace_from_json(json_object *o, const char *file, lf_diag *diag, lf_sim_trace **ret);
 int lf_sim_trace_load(const char *path, lf_diag *diag, lf_sim_trace **ret);
-int lf_sim_policy_from_json(json_object *o, const char *file, lf_diag *diag, lf_sched_policy *ret);
+/* A POLICY file (lf_sched_policy_from_json() reads a parsed one). */
 int lf_sim_policy_load(const char *path, lf_diag *diag, lf_sched_policy *ret);
 
 typedef enum lf_sim_engine {
@@ -111,7 +114,9 @@ typedef enum lf_sim_engine {
          * free-memory tie-break, no max_vms check); compute balance moving the lightest VMs of
          * hot hosts to hosts measured below cpu_low with no predicted-load check and no
          * margin; no anti-flap (migration_hold_s = min_interval_s = 0). Memory balance (on
-         * balance_interval_s) and energy saving are lf_schedule()'s with those settings. */
+         * balance_interval_s) and energy mode are lf_schedule()'s with those settings; energy
+         * mode runs whenever labforge's `auto` would, so both wake hosts alike (DESIGN §1 and
+         * §6 publish waking as part of energy saving: it is not what is being compared). */
         LF_SIM_PLAIN,
         _LF_SIM_ENGINE_MAX,
 } lf_sim_engine;

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort(); /* a rejected input always says why */
         if (jc && (r = lf_sim_cluster_from_json(jc, "c.json", &d, &c)) < 0 && d.n == 0)
                 abort();
-        if (jp && (r = lf_sim_policy_from_json(jp, "p.json", &d, &p)) < 0 && d.n == 0)
+        if (jp && (r = lf_sched_policy_from_json(jp, "p.json", &d, &p)) < 0 && d.n == 0)
                 abort();
         lf_diag_clear(&d);
         if (!t || !c || (jp && r < 0))
