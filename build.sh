@@ -14,14 +14,19 @@ cd "$(dirname "$0")"
 # Debian packages needed to build and test (keep sorted; one per line).
 DEPS=(
 	build-essential
+	busybox-static
 	clang
 	clang-format
 	cpio
 	curl
+	dnsmasq-base
 	dosfstools
 	e2fsprogs
 	fdisk
 	gdisk
+	iproute2
+	ipxe
+	ipxe-qemu
 	jq
 	kmod
 	libarchive-dev
