@@ -54,6 +54,29 @@ static lf_sim_metrics run(const world *w, lf_sim_engine e) {
 
 #define ASSERT_NEAR(a, b) ASSERT_TRUE(fabs((double)(a) - (double)(b)) < 1e-6)
 
+/* A trace of n VMs of 1 GiB asked for at 0, named prefix + number (1 .. n, zero-padded to
+ * width); cores(i) is VM i's demand all along (NULL: idle). */
+static char *trace_of(const char *start, int duration_s, int n, const char *prefix, int width,
+                      int vcpus, double (*cores)(int i)) {
+        char *s = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&s, &len);
+
+        ASSERT_TRUE(f);
+        fprintf(f, "{\"start\": \"%s\", \"duration_s\": %d, \"vms\": [", start, duration_s);
+        for (int i = 1; i <= n; i++) {
+                fprintf(f,
+                        "%s{\"name\": \"%s%0*d\", \"mem_mb\": 1024, \"vcpus\": %d, \"start_s\": 0",
+                        i > 1 ? ", " : "", prefix, width, i, vcpus);
+                if (cores)
+                        fprintf(f, ", \"cpu\": [[0, %g]]", cores(i));
+                fputc('}', f);
+        }
+        fputs("]}", f);
+        ASSERT_EQ(fclose(f), 0);
+        return s;
+}
+
 /* Monday 08:00-09:00 (class hours). a and c share h1 (2 cpus): a asks 2 cores and c 1 for the
  * first 30 minutes, so h1 can give 2 of 3 and a gets 1: 30 VM-minutes and 30 core-minutes of
  * contention. h1 runs at 100%, h2 (b) at 50%: spread 50 for 30 steps, then h1's 10-minute
@@ -156,15 +179,7 @@ TEST(power_on_waits_for_boot) {
  * looked merely off, the engine would have asked for it again until it was up, and woken kvm3
  * only at 300 s. */
 TEST(class_hours_shortage_wakes_hosts_once) {
-        char *trace = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&trace, &len);
-        fprintf(f, "{\"start\": \"2026-11-23T08:00:00Z\", \"duration_s\": 1200, \"vms\": [");
-        for (int i = 1; i <= 8; i++)
-                fprintf(f, "%s{\"name\": \"c%d\", \"mem_mb\": 1024, \"vcpus\": 1, \"start_s\": 0}",
-                        i > 1 ? ", " : "", i);
-        fprintf(f, "]}");
-        fclose(f);
+        char *trace = trace_of("2026-11-23T08:00:00Z", 1200, 8, "c", 1, 1, NULL);
         world w = load(trace,
                        "{\"hosts\": ["
                        " {\"name\": \"kvm1\", \"cpus\": 4, \"mem_mb\": 2048},"
@@ -197,18 +212,12 @@ TEST(class_hours_shortage_wakes_hosts_once) {
  * of them to cool hosts in the same cycle, so contention ends when they arrive: 4 VMs x 6
  * steps. The plain rules take the measured 100% and stop after one move, waiting for the next
  * decision while the other three still ask for 4.5 cores. */
+static double every_fourth_busy(int i) {
+        return i % 4 == 1 ? 1.5 : 0.05;
+}
+
 TEST(saturated_host_demand_is_seen) {
-        char *trace = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&trace, &len);
-        fprintf(f, "{\"start\": \"2026-11-23T09:00:00Z\", \"duration_s\": 1800, \"vms\": [");
-        for (int i = 1; i <= 16; i++)
-                fprintf(f,
-                        "%s{\"name\": \"v%02d\", \"mem_mb\": 1024, \"vcpus\": 2, \"start_s\": 0,"
-                        " \"cpu\": [[0, %s]]}",
-                        i > 1 ? ", " : "", i, i % 4 == 1 ? "1.5" : "0.05");
-        fprintf(f, "]}");
-        fclose(f);
+        char *trace = trace_of("2026-11-23T09:00:00Z", 1800, 16, "v", 2, 2, every_fourth_busy);
         world w = load(trace,
                        "{\"hosts\": ["
                        " {\"name\": \"h1\", \"cpus\": 4, \"mem_mb\": 16384},"
@@ -256,23 +265,13 @@ static const char flap_cluster[] = "{\"hosts\": ["
                                    " {\"name\": \"h2\", \"cpus\": 4, \"mem_mb\": 16384},"
                                    " {\"name\": \"h3\", \"cpus\": 4, \"mem_mb\": 16384}]}";
 
-static char *flap_trace(void) {
-        char *s = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&s, &len);
-        fprintf(f, "{\"start\": \"2026-11-23T08:00:00Z\", \"duration_s\": 14400, \"vms\": [");
-        for (int i = 1; i <= 9; i++) /* by name, v1 v4 v7 land on h1 */
-                fprintf(f,
-                        "%s{\"name\": \"v%d\", \"mem_mb\": 1024, \"vcpus\": 2, \"start_s\": 0,"
-                        " \"cpu\": [[0, %s]]}",
-                        i > 1 ? ", " : "", i, i == 1 || i == 4 ? "2" : "0.05");
-        fprintf(f, "]}");
-        fclose(f);
-        return s;
+static double two_busy(int i) {
+        return i == 1 || i == 4 ? 2 : 0.05; /* by name, v1 v4 v7 land on h1 */
 }
 
 TEST(plain_rules_flap_labforge_does_not) {
-        _cleanup_free_ char *trace = flap_trace();
+        _cleanup_free_ char *trace =
+                trace_of("2026-11-23T08:00:00Z", 14400, 9, "v", 1, 2, two_busy);
         world w = load(trace, flap_cluster, "{\"boot_stagger_s\": 0}");
         lf_sim_metrics lab = run(&w, LF_SIM_LABFORGE), plain = run(&w, LF_SIM_PLAIN);
 
