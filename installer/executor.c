@@ -42,6 +42,7 @@ struct lf_exec {
         const lf_plan *plan;
         char *target; /* without a trailing slash */
         char *proc_root, *dev_root;
+        const lf_inventory *inventory; /* NULL when the caller gave none */
         char *key;
         lf_journal *journal; /* the layout and finished steps, once prepare made or kept it */
 
@@ -323,6 +324,7 @@ int lf_exec_new(const lf_plan *plan, const lf_exec_opts *opts, lf_diag *diag, lf
         if (!(x = calloc(1, sizeof(*x))))
                 return -ENOMEM;
         x->plan = plan;
+        x->inventory = opts->inventory;
         x->target = strip_slash(opts->target ? opts->target : LF_EXEC_TARGET);
         x->proc_root = strip_slash(opts->proc_root ? opts->proc_root : "/proc");
         x->dev_root = strip_slash(opts->dev_root ? opts->dev_root : "/dev");
@@ -611,13 +613,36 @@ static int disk_table(lf_exec *x, size_t i, lf_diag *diag) {
         return r;
 }
 
-/* The disk at the plan's path must be the plan's disk: its size, and its by-id link when
- * the system has them (udev), must agree. */
+static int disk_changed(const lf_plan_disk *d, const char *what, const char *now,
+                        lf_diag *diag) {
+        lf_diag_add(diag, NULL, 0,
+                    "the plan's disk %s (serial %s) %s %s now: the disks changed since the plan "
+                    "was made; probe and plan again",
+                    d->name, *d->serial ? d->serial : "unknown", what, now);
+        return -ESTALE;
+}
+
+/* The disk at the plan's path must be the plan's disk: its serial and by-id path in this
+ * boot's probe when the caller gave one, its size, and its by-id link when the system has them
+ * (udev), must agree. */
 static int check_disk(lf_exec *x, size_t i, lf_diag *diag) {
         const lf_plan_disk *d = &x->plan->disks[i];
         _cleanup_cmd_ lf_cmd *c = cmd_new("blockdev", "--getsize64", d->path, NULL);
         lf_cmd_result res = {0};
         int r;
+
+        if (x->inventory) {
+                const lf_inv_disk *now = lf_inventory_find_disk(x->inventory, d->name);
+                if (!now)
+                        return disk_changed(d, "is", "missing", diag);
+                if (!streq(now->serial, d->serial))
+                        return disk_changed(d, "has the serial",
+                                            *now->serial ? now->serial : "(none)", diag);
+                if (!streq(now->by_id, d->by_id))
+                        return disk_changed(d, "is",
+                                            *now->by_id ? now->by_id : "without by-id path",
+                                            diag);
+        }
 
         r = cmd_exec(c, diag, "the disk the plan names is missing; probe and plan again", &res);
         if (r == 0) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "inventory.h"
 #include "macro.h"
 #include "plan.h"
 #include "progress.h"
@@ -32,6 +33,12 @@ typedef struct lf_exec_opts {
         /* SHA-256 of the role image about to be extracted, or NULL. It is part of the journal's
          * key with the plan's SHA-256, so a rerun with another image extracts again. */
         const char *image_sha256;
+        /* This machine as probed in this boot (lf_probe), or NULL. Kernel names of disks can
+         * change between boots; with it, every plan disk must be found under its name with the
+         * plan's serial, by-id path and size, else prepare refuses (-ESTALE) and the caller
+         * plans again. Without it only sizes (and by-id links, where udev made them) are
+         * compared. */
+        const lf_inventory *inventory;
 } lf_exec_opts;
 
 /* What /etc/labforge/node.conf (DESIGN §7) needs beyond the plan. */
@@ -63,27 +70,36 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(lf_exec *, lf_exec_free);
 #define _cleanup_exec_ _cleanup_(lf_exec_freep)
 
 /* Everything up to the plan's file systems mounted under the target, correct from any state the
- * disks are in (DESIGN §8.3): it looks first (/proc/mdstat, /proc/mounts, pvs/vgs, sfdisk
- * --json, blkid, the journal) and then acts.
- * - Resume: when the journal on the plan's root file system has this plan's (and image's) key,
- *   every disk's partition table is exactly the plan's, and the arrays, PVs, VG, LVs and file
- *   systems it recorded are there with the UUIDs it recorded, nothing is recreated: arrays are
- *   assembled, the VG activated, file systems mounted, and lf_exec_step_done() answers from
- *   the journal. Anything else (no journal, another plan, another image, a UUID that changed:
- *   disks swapped or written underneath) discards the journal and starts over.
- * - Start over: unmounts what is mounted under the target; deactivates and removes every VG
- *   with a PV on the plan's disks (a foreign "labvg" too, told apart by UUID); stops every md
- *   array with a member on them; zeroes md superblocks and wipes signatures (wipefs -a) of
- *   their partitions and the disks; writes the GPT (sgdisk: names "lf:<node>:<use>", type
- *   GUIDs, exact starts and sizes); creates the arrays (mdadm --create --run --metadata
- *   --level --chunk --homehost=<node> --name=<class>, so md names read "<node>:<class>"), PVs
- *   with their tags, the VG, the LVs on their PVs, file systems (ext4 labelled "root" or the
- *   LV's name, the ESP vfat "EFI") and mounts them; then starts the journal with "disks".
+ * disks are in (DESIGN §8.3): it looks first (/proc/mounts, /proc/mdstat, pvs, each disk's size
+ * and sfdisk --json, the journal, blkid) and then acts.
+ * - Resume: when every disk's partition table is exactly the plan's, the plan's root file
+ *   system mounts and holds a journal with this plan's and image's key, and the disks, arrays,
+ *   VG and file systems carry the GUIDs/UUIDs the journal recorded, nothing is recreated: the
+ *   arrays are assembled (partial or inactive ones holding their members stopped first), the VG
+ *   activated, the file systems mounted, and lf_exec_step_done() answers from the journal.
+ *   Anything else (no journal, another plan or image, a UUID that changed: disks swapped or
+ *   written since) means starting over. The journal only exists once the layout is complete,
+ *   so an interruption before that (partitioned, half-created array, ...) starts over too.
+ * - Start over: unmounts what is under the target; deactivates and removes (by UUID, so a
+ *   foreign "labvg" is told apart) every VG with a PV on the plan's disks; stops every md
+ *   array with a member on them (top ones first) and zeroes their members' superblocks; wipes
+ *   the signatures (wipefs -a) of the disks' old partitions and of the disks; writes each GPT
+ *   with sfdisk (names "lf:<node>:<use>", the plan's type GUIDs, exact starts and sizes; new
+ *   partitions wiped); creates the arrays (mdadm --create --run --metadata --level --chunk
+ *   --homehost=<node> --name=<class>: md names read "<node>:<class>", as the probe reports
+ *   them) and wipes them, the PVs with their tags, the VG, the LVs on their PVs, the file
+ *   systems (ext4 labelled "root" or the LV's name; the ESP vfat "EFI"), mounts them and writes
+ *   the journal with the step "disks".
  * Never touches a device outside the plan: before every destructive command each device it
- * names is checked to be a plan disk, one of their partitions, an array or LV built only from
- * those. An array or VG that spans a plan disk and a disk outside the plan is refused before
- * anything is written: diag names it and what to do, -EBUSY is returned. A failing command is
- * reported to diag with its command line, exit status and output (-EIO). */
+ * names is checked to be a plan disk, one of their partitions, or an array or LV built only
+ * from those. Returns 0, or:
+ *   -EBUSY  refused before anything was written: an array or VG spanning a plan disk and
+ *           another disk, a VG with the plan's VG name wholly on other disks, a plan disk
+ *           mounted outside the target (diag names each and what to do);
+ *   -ESTALE a disk at the plan's path is not the plan's disk (size, by-id link): nothing
+ *           written; probe and plan again;
+ *   -EIO    a command failed: diag holds its command line, exit status, output, what to do;
+ *   other negative errno values for local failures (-ENOMEM, writing the journal). */
 int lf_exec_prepare_disks(lf_exec *x, lf_progress *p, lf_diag *diag);
 
 /* The journal, for steps the caller runs between prepare_disks and configure_target:
@@ -92,14 +108,15 @@ int lf_exec_prepare_disks(lf_exec *x, lf_progress *p, lf_diag *diag);
 bool lf_exec_step_done(const lf_exec *x, const char *step);
 int lf_exec_step_mark(lf_exec *x, const char *step, lf_diag *diag);
 
-/* After the role image was extracted into the target: hostname, hosts, fstab (by UUID),
- * mdadm.conf, systemd-networkd units, sysctl.d, exports, NFS mounts, /etc/labforge/node.conf
- * and lab.xml, the serial console on the kernel command line; then, chrooted with /proc, /sys
- * and /dev bound, update-initramfs and grub-install for BIOS (the boot disk) and UEFI
- * (removable path, no NVRAM), update-grub. Steps the journal holds are skipped. Ends by
- * removing the journal (a finished install leaves none, so a later rebuild starts over) and
- * lf_exec_unmount(). The role image must hold grub-pc-bin, grub-efi-amd64-bin, grub2-common,
- * initramfs-tools, mdadm and lvm2. */
+/* After the role image was extracted into the target: writes hostname, hosts, fstab (by UUID),
+ * mdadm.conf, systemd-networkd units (and enables networkd), sysctl.d, exports, NFS mounts,
+ * /etc/labforge/node.conf with lab.xml and the corosync key, GRUB's serial console
+ * (/etc/default/grub.d/labforge.cfg); then, chrooted with /proc, /sys and /dev bound:
+ * update-initramfs -u -k all, grub-install for BIOS (the boot disk) and UEFI (--removable
+ * --no-nvram), update-grub. The initramfs and GRUB steps the journal holds are skipped. Ends
+ * by removing the journal (a finished install leaves none, so a later rebuild starts over) and
+ * lf_exec_unmount(). The role image must hold systemd (networkd), initramfs-tools, mdadm,
+ * lvm2, grub-pc-bin, grub-efi-amd64-bin and grub2-common. Errors as for prepare (-EIO). */
 int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p,
                              lf_diag *diag);
 

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "fileio.h"
+#include "inventory.h"
 #include "plan.h"
 #include "../../installer/executor.h"
 #include "../../installer/journal.h"
@@ -414,6 +415,7 @@ typedef struct exec_case {
         const char *name;
         const char *plan;
         bool journal; /* NAME/journal is on the target's root file system */
+        const char *inventory; /* this boot's probe handed to the executor, or NULL */
         int prepare; /* what lf_exec_prepare_disks() returns */
         bool configure; /* then extract (pretend) and configure */
         unsigned max_writes; /* UINT_MAX: any */
@@ -434,8 +436,11 @@ static void run_case(const exec_case *c, fake *f) {
         f->log = open_memstream(&log, &log_len);
         lf_progress *p = lf_progress_new(LF_EXEC_PREPARE_STEPS + 1 + LF_EXEC_CONFIGURE_STEPS,
                                          f->log);
+        _cleanup_inventory_ lf_inventory *inv = NULL;
+        if (c->inventory)
+                ASSERT_EQ(lf_inventory_load(lf_test_path(c->inventory), &diag, &inv), 0);
         lf_exec_opts opts = {.target = f->target, .proc_root = f->proc, .dev_root = f->dev,
-                             .image_sha256 = IMAGE_SHA};
+                             .image_sha256 = IMAGE_SHA, .inventory = inv};
         ASSERT_EQ(lf_exec_new(plan, &opts, &diag, &x), 0);
         if (c->journal)
                 place_journal(f, c->name, x);
@@ -556,10 +561,11 @@ static void assert_dir(const fake *f, const char *dir) {
 
 #define STORAGE_PLAN "tests/fixtures/planner/storage-2ssd-2hdd.plan.json"
 #define KVM_PLAN "tests/fixtures/planner/kvm-one-disk.plan.json"
+#define STORAGE_INVENTORY "tests/fixtures/planner/storage-2ssd-2hdd.inventory.json"
 
 TEST(storage_fresh) {
         exec_case c = {.name = "storage-fresh", .plan = STORAGE_PLAN, .configure = true,
-                       .max_writes = UINT_MAX};
+                       .inventory = STORAGE_INVENTORY, .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);
         assert_target(&f, FIX "storage.target");
@@ -637,6 +643,17 @@ TEST(refuses_what_spans_other_disks) {
 TEST(refuses_a_changed_disk) {
         exec_case c = {.name = "refuse-size", .plan = KVM_PLAN, .prepare = -ESTALE,
                        .max_writes = 0};
+        fake f;
+        run_case(&c, &f);
+        ASSERT_EQ(f.changes, 0);
+        fake_free(&f);
+}
+
+/* After a reboot the kernel named the two SSDs the other way round (this boot's probe says
+ * so): the plan's /dev/sda is now the other SSD, of the same size. Nothing is written. */
+TEST(refuses_renamed_disks) {
+        exec_case c = {.name = "refuse-renamed", .plan = STORAGE_PLAN, .prepare = -ESTALE,
+                       .inventory = FIX "refuse-renamed/inventory.json", .max_writes = 0};
         fake f;
         run_case(&c, &f);
         ASSERT_EQ(f.changes, 0);
