@@ -138,8 +138,8 @@ static int parse_line(lf_node_conf *c, char *s, long ln, long *seen, lf_diag *d)
                 if (!streq(k, key_names[i]))
                         continue;
                 if (seen[i])
-                        return lf_diag_add(d, c->file, ln, "%s is set twice (first on line %ld)",
-                                           k, seen[i]);
+                        return lf_diag_add(d, c->file, ln, "%s is set twice (first on line %ld)", k,
+                                           seen[i]);
                 seen[i] = ln;
                 if (!*v)
                         return lf_diag_add(d, c->file, ln, "%s has no value", k);
@@ -193,8 +193,9 @@ int lf_node_conf_parse(const char *name, const char *buf, size_t len, lf_diag *d
                 off += n + 1;
         }
         if (!c->node)
-                lf_diag_add(diag, name, 0, "no 'node = NAME' line; name this node as the "
-                                           "manifest does");
+                lf_diag_add(diag, name, 0,
+                            "no 'node = NAME' line; name this node as the "
+                            "manifest does");
         if (!c->manifest)
                 lf_diag_add(diag, name, 0,
                             "no 'manifest = PATH' line; labforged needs the lab manifest to "

@@ -31,14 +31,14 @@ static char *parse_bad(const char *text) {
 }
 
 TEST(parses_what_the_installer_writes) {
-        _cleanup_node_conf_ lf_node_conf *c = parse_ok(
-                "# labforged's configuration (DESIGN §7), written by labforge-install\n"
-                "node = kvm1\nrole = kvm\nnodeid = 2\n"
-                "manifest = /etc/labforge/lab.xml\n"
-                "libvirt_uri = test:///default\n"
-                "corosync_conf = /etc/corosync/corosync.conf\n"
-                "authkey = /etc/corosync/authkey\n"
-                "bind_address = 192.168.50.11\n");
+        _cleanup_node_conf_ lf_node_conf *c =
+                parse_ok("# labforged's configuration (DESIGN §7), written by labforge-install\n"
+                         "node = kvm1\nrole = kvm\nnodeid = 2\n"
+                         "manifest = /etc/labforge/lab.xml\n"
+                         "libvirt_uri = test:///default\n"
+                         "corosync_conf = /etc/corosync/corosync.conf\n"
+                         "authkey = /etc/corosync/authkey\n"
+                         "bind_address = 192.168.50.11\n");
 
         ASSERT_STREQ(c->node, "kvm1");
         ASSERT_EQ(c->roles, LF_ROLE_KVM);
@@ -142,13 +142,14 @@ static lf_manifest *room(void) {
 
 TEST(check_against_manifest) {
         _cleanup_manifest_ lf_manifest *m = room();
-        _cleanup_node_conf_ lf_node_conf *ok = parse_ok(
-                "node = kvm2\nrole = kvm\nnodeid = 3\nmanifest = /m\nbind_address = 192.168.50.12\n");
+        _cleanup_node_conf_ lf_node_conf *ok =
+                parse_ok("node = kvm2\nrole = kvm\nnodeid = 3\nmanifest = /m\nbind_address = "
+                         "192.168.50.12\n");
         _cleanup_node_conf_ lf_node_conf *dhcp =
                 parse_ok("node = kvm3\nmanifest = /m\nbind_address = 10.1.2.3\n");
-        _cleanup_node_conf_ lf_node_conf *bad = parse_ok(
-                "node = kvm2\nrole = login\nnodeid = 1025\nmanifest = /m\n"
-                "bind_address = 192.168.50.99\n");
+        _cleanup_node_conf_ lf_node_conf *bad =
+                parse_ok("node = kvm2\nrole = login\nnodeid = 1025\nmanifest = /m\n"
+                         "bind_address = 192.168.50.99\n");
         _cleanup_node_conf_ lf_node_conf *stranger = parse_ok("node = kvm9\nmanifest = /m\n");
         const lf_node *n = NULL;
         lf_diag d = {};
