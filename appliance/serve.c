@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include "admin.h"
+#include "dnsmasq.h"
 #include "fileio.h"
 #include "http.h"
 #include "log.h"
@@ -23,6 +24,7 @@
 static const lf_subsystem *const subsystems[] = {
         &lf_subsystem_http,
         &lf_subsystem_admin,
+        &lf_subsystem_dnsmasq,
 };
 
 /* Largest manifest read. */

@@ -105,7 +105,7 @@ expect "nodes without appliance" 1 "no appliance is running with state directory
 write_manifest "$T_TMP/bad.xml" 8180 "kvm1 kvm $MAC_KVM1" "kvm1 kvm $MAC_KVM2"
 expect "serve refuses a bad manifest" 2 "bad.xml:" -- \
 	"$LABFORGE" serve --manifest "$T_TMP/bad.xml" --state-dir "$state" --no-dhcp
-expect "serve needs --no-dhcp for now" 2 "--no-dhcp" -- \
+expect "serve with DHCP refuses a bad manifest before starting dnsmasq" 2 "bad.xml:" -- \
 	"$LABFORGE" serve --manifest "$T_TMP/bad.xml" --state-dir "$state"
 expect "serve: bad --listen" 2 "--listen 'nope'" -- \
 	"$LABFORGE" serve --manifest "$T_TMP/bad.xml" --listen nope --no-dhcp
