@@ -56,13 +56,12 @@ int lf_export_parse(const char *name, const char *buf, lf_diag *diag, lf_export 
                         continue;
                 char *eq = strchr(line, '=');
                 if (!eq || eq == line)
-                        return lf_diag_add(diag, name, lineno,
-                                           "expected KEY=VALUE, got \"%.80s\"", line);
+                        return lf_diag_add(diag, name, lineno, "expected KEY=VALUE, got \"%.80s\"",
+                                           line);
                 for (char *k = line; k < eq; k++)
                         if (!isalnum((unsigned char)*k) && *k != '_')
-                                return lf_diag_add(diag, name, lineno,
-                                                   "malformed key \"%.*s\"", (int)(eq - line),
-                                                   line);
+                                return lf_diag_add(diag, name, lineno, "malformed key \"%.*s\"",
+                                                   (int)(eq - line), line);
                 *eq = '\0';
                 unescape_backslash(eq + 1);
                 int r = lf_plan_strv_add(&e->keys, &e->n, line);
@@ -128,8 +127,7 @@ static char *member_name(const char *tok) {
 }
 
 /* One "mdN : active raid0 sdb1[1] sda4[0]" line (the kernel's md_seq_show). */
-static int mdstat_array(const char *name, long lineno, char *line, lf_diag *diag,
-                        lf_md_array *a) {
+static int mdstat_array(const char *name, long lineno, char *line, lf_diag *diag, lf_md_array *a) {
         char *save = NULL;
         char *tok = strtok_r(line, " \t", &save);
 
@@ -143,8 +141,7 @@ static int mdstat_array(const char *name, long lineno, char *line, lf_diag *diag
         if (tok && streq(tok, "active"))
                 a->active = true;
         else if (!tok || !streq(tok, "inactive"))
-                return lf_diag_add(diag, name, lineno, "%s: expected active or inactive",
-                                   a->name);
+                return lf_diag_add(diag, name, lineno, "%s: expected active or inactive", a->name);
         while ((tok = strtok_r(NULL, " \t", &save))) {
                 if (tok[0] == '(') /* "(read-only)", "(auto-read-only)" */
                         continue;
@@ -152,14 +149,14 @@ static int mdstat_array(const char *name, long lineno, char *line, lf_diag *diag
                 if (m) {
                         int r = lf_plan_strv_add(&a->members, &a->n_members, m);
                         if (r < 0)
-                                return r == -E2BIG ? lf_diag_add(diag, name, lineno,
-                                                                 "too many members")
-                                                   : r;
+                                return r == -E2BIG
+                                               ? lf_diag_add(diag, name, lineno, "too many members")
+                                               : r;
                         continue;
                 }
                 if (strchr(tok, '[') || !a->active || a->level || a->n_members)
-                        return lf_diag_add(diag, name, lineno, "%s: unexpected \"%.40s\"",
-                                           a->name, tok);
+                        return lf_diag_add(diag, name, lineno, "%s: unexpected \"%.40s\"", a->name,
+                                           tok);
                 a->level = strdup(tok);
                 if (!a->level)
                         return -ENOMEM;
@@ -330,8 +327,7 @@ int lf_sfdisk_parse(const char *name, const char *buf, size_t len, lf_diag *diag
         t->sector_size = (uint64_t)sector_size;
         size_t n = parts ? json_object_array_length(parts) : 0;
         if (n > LF_DEVSTATE_MAX_ITEMS)
-                return lf_diag_add(diag, name, 0, "more than %d partitions",
-                                   LF_DEVSTATE_MAX_ITEMS);
+                return lf_diag_add(diag, name, 0, "more than %d partitions", LF_DEVSTATE_MAX_ITEMS);
         for (size_t i = 0; i < n; i++) {
                 char path[64];
                 snprintf(path, sizeof(path), "partitiontable.partitions[%zu]", i);

@@ -32,9 +32,9 @@ const char *lf_export_get(const lf_export *e, const char *key);
 int lf_export_md_members(const lf_export *e, char ***ret);
 
 typedef struct lf_md_array {
-        char *name; /* kernel name, "md127" */
-        bool active; /* false: "inactive" (assembled in part, or stopped halfway) */
-        char *level; /* "raid0"; NULL when inactive */
+        char *name;     /* kernel name, "md127" */
+        bool active;    /* false: "inactive" (assembled in part, or stopped halfway) */
+        char *level;    /* "raid0"; NULL when inactive */
         char **members; /* kernel names ("sda4"), NULL-terminated */
         size_t n_members;
 } lf_md_array;
@@ -67,16 +67,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(lf_mounts *, lf_mounts_free);
 #define _cleanup_mounts_ _cleanup_(lf_mounts_freep)
 
 typedef struct lf_part {
-        char *node; /* "/dev/sda1" */
+        char *node;           /* "/dev/sda1" */
         uint64_t start, size; /* in sectors of the table's sector size */
-        char *type; /* GPT type GUID, upper case as sfdisk prints it */
-        char *uuid; /* "" when none */
-        char *name; /* GPT partition name, "" when none */
+        char *type;           /* GPT type GUID, upper case as sfdisk prints it */
+        char *uuid;           /* "" when none */
+        char *name;           /* GPT partition name, "" when none */
 } lf_part;
 
 typedef struct lf_part_table {
         char *label; /* "gpt", "dos", ... */
-        char *id; /* disk GUID (GPT) or "0x..." (dos) */
+        char *id;    /* disk GUID (GPT) or "0x..." (dos) */
         uint64_t sector_size;
         lf_part *parts;
         size_t n_parts;

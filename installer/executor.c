@@ -51,7 +51,7 @@ struct lf_exec {
         lf_mdstat *mdstat;
         lf_lvm_report *pvs;
         lf_part_table **tables; /* per plan disk; NULL: no partition table */
-        char **disk_knames; /* per plan disk: its kernel name ("sda") */
+        char **disk_knames;     /* per plan disk: its kernel name ("sda") */
 };
 
 /* ---- Checking the plan: the executor builds command lines, scripts and config files from
@@ -133,8 +133,10 @@ static bool plan_lv_path(const lf_plan *p, const char *path) {
 }
 
 static int bad_plan(lf_diag *diag, const char *what, const char *value) {
-        return lf_diag_add(diag, "plan", 0, "%s \"%.80s\" cannot be used as it is; make the plan "
-                           "again with labforge plan", what, value ? value : "(null)");
+        return lf_diag_add(diag, "plan", 0,
+                           "%s \"%.80s\" cannot be used as it is; make the plan "
+                           "again with labforge plan",
+                           what, value ? value : "(null)");
 }
 
 static int check_storage(const lf_plan *p, lf_diag *diag) {
@@ -204,14 +206,13 @@ static int check_config(const lf_plan *p, lf_diag *diag) {
                 bad = bad_plan(diag, "node", p->node);
         for (size_t i = 0; i < p->n_exports; i++) {
                 const lf_plan_export *e = &p->exports[i];
-                if (!path_ok(e->path) || !token_ok(e->clients, "/:") ||
-                    !token_ok(e->options, "=,"))
+                if (!path_ok(e->path) || !token_ok(e->clients, "/:") || !token_ok(e->options, "=,"))
                         bad = bad_plan(diag, "export", e->path);
         }
         for (size_t i = 0; i < p->n_mounts; i++) {
                 const lf_plan_mount *m = &p->mounts[i];
-                if (!path_ok(m->target) || !token_ok(m->source, "/:") ||
-                    !token_ok(m->type, "") || !token_ok(m->options, "=,"))
+                if (!path_ok(m->target) || !token_ok(m->source, "/:") || !token_ok(m->type, "") ||
+                    !token_ok(m->options, "=,"))
                         bad = bad_plan(diag, "NFS mount", m->target);
         }
         for (size_t i = 0; i < p->n_network; i++) {
@@ -222,8 +223,7 @@ static int check_config(const lf_plan *p, lf_diag *diag) {
                 for (size_t j = 0; j < n->n_addresses; j++)
                         ok = ok && token_ok(n->addresses[j], "/:");
                 if (n->peer)
-                        ok = ok && token_ok(n->peer->node, "") &&
-                             token_ok(n->peer->address, ":");
+                        ok = ok && token_ok(n->peer->node, "") && token_ok(n->peer->address, ":");
                 if (n->bond) {
                         ok = ok && token_ok(n->bond->mode, "");
                         for (size_t j = 0; j < n->bond->n_members; j++)
@@ -333,8 +333,10 @@ int lf_exec_new(const lf_plan *plan, const lf_exec_opts *opts, lf_diag *diag, lf
         if (!x->target || !x->proc_root || !x->dev_root || !x->tables || !x->disk_knames)
                 return -ENOMEM;
         if (x->target[0] != '/' || streq(x->target, "/"))
-                return lf_diag_add(diag, NULL, 0, "target \"%s\" must be an absolute path "
-                                   "other than /", x->target);
+                return lf_diag_add(diag, NULL, 0,
+                                   "target \"%s\" must be an absolute path "
+                                   "other than /",
+                                   x->target);
         for (size_t i = 0; i < plan->n_disks; i++)
                 if (!(x->disk_knames[i] = kernel_name(x, plan->disks[i].path)))
                         return -ENOMEM;
@@ -584,9 +586,9 @@ int lf_exec_unmount(lf_exec *x, lf_diag *diag) {
 }
 
 static int run_pvs(lf_exec *x, lf_diag *diag) {
-        _cleanup_cmd_ lf_cmd *c = cmd_new("pvs", "--reportformat", "json", "--units", "b",
-                                          "--nosuffix", "-o",
-                                          "pv_name,pv_uuid,vg_name,vg_uuid,pv_tags", NULL);
+        _cleanup_cmd_ lf_cmd *c =
+                cmd_new("pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+                        "pv_name,pv_uuid,vg_name,vg_uuid,pv_tags", NULL);
         lf_cmd_result res = {0};
         int r;
 
@@ -613,8 +615,7 @@ static int disk_table(lf_exec *x, size_t i, lf_diag *diag) {
         return r;
 }
 
-static int disk_changed(const lf_plan_disk *d, const char *what, const char *now,
-                        lf_diag *diag) {
+static int disk_changed(const lf_plan_disk *d, const char *what, const char *now, lf_diag *diag) {
         lf_diag_add(diag, NULL, 0,
                     "the plan's disk %s (serial %s) %s %s now: the disks changed since the plan "
                     "was made; probe and plan again",
@@ -640,8 +641,7 @@ static int check_disk(lf_exec *x, size_t i, lf_diag *diag) {
                                             *now->serial ? now->serial : "(none)", diag);
                 if (!streq(now->by_id, d->by_id))
                         return disk_changed(d, "is",
-                                            *now->by_id ? now->by_id : "without by-id path",
-                                            diag);
+                                            *now->by_id ? now->by_id : "without by-id path", diag);
         }
 
         r = cmd_exec(c, diag, "the disk the plan names is missing; probe and plan again", &res);
@@ -820,8 +820,8 @@ static char *sfdisk_script(const lf_plan *p, const char *disk) {
                 if (!streq(pt->disk, disk))
                         continue;
                 /* Plan offsets are whole MiB: exact whatever the sector size. */
-                fprintf(f, "%s : start=%lluMiB, size=%lluMiB, type=%s, name=\"%s\"\n",
-                        pt->device, (unsigned long long)(pt->start_bytes >> 20),
+                fprintf(f, "%s : start=%lluMiB, size=%lluMiB, type=%s, name=\"%s\"\n", pt->device,
+                        (unsigned long long)(pt->start_bytes >> 20),
                         (unsigned long long)(pt->size_bytes >> 20),
                         lf_plan_part_type_guid(pt->type), pt->name);
         }
@@ -916,8 +916,7 @@ static int stop_arrays(lf_exec *x, lf_diag *diag) {
                         for (size_t j = 0; j < a->n_members; j++) {
                                 bool whole;
                                 if (disk_of_kname(x, a->members[j], &whole) &&
-                                    (r = lf_plan_strv_add(&members, &n_members,
-                                                          a->members[j])) < 0)
+                                    (r = lf_plan_strv_add(&members, &n_members, a->members[j])) < 0)
                                         return r;
                         }
                         stopped[i] = progress = true;
@@ -928,8 +927,8 @@ static int stop_arrays(lf_exec *x, lf_diag *diag) {
                 if (asprintf(&dev, "/dev/%s", members[i]) < 0)
                         return -ENOMEM;
                 if ((r = guard(x, diag, dev)) < 0 ||
-                    (r = run(cmd_new("mdadm", "--zero-superblock", dev, NULL), diag,
-                             HINT_BUSY)) < 0)
+                    (r = run(cmd_new("mdadm", "--zero-superblock", dev, NULL), diag, HINT_BUSY)) <
+                            0)
                         return r;
         }
         return 0;
@@ -960,8 +959,8 @@ static int remove_vgs(lf_exec *x, lf_diag *diag) {
                 /* By UUID: a foreign VG may carry the plan's VG name. */
                 if (asprintf(&sel, "vg_uuid=%s", uuid) < 0)
                         return -ENOMEM;
-                if ((r = run(cmd_new("vgchange", "-an", "--select", sel, NULL), diag,
-                             HINT_BUSY)) < 0 ||
+                if ((r = run(cmd_new("vgchange", "-an", "--select", sel, NULL), diag, HINT_BUSY)) <
+                            0 ||
                     (r = run(cmd_new("vgremove", "-ff", "-y", "--select", sel, NULL), diag,
                              HINT_BUSY)) < 0 ||
                     (r = lf_plan_strv_add(&done, &n_done, uuid)) < 0)
@@ -1029,9 +1028,8 @@ static int check_array(lf_exec *x, const lf_plan_array *a, bool record, lf_diag 
         if (n != a->n_members || matched != n || !uuid || !*uuid)
                 return -ESTALE;
         if (!record)
-                return streq(uuid, lf_journal_get(x->journal, "array", a->device) ?: "")
-                               ? 0
-                               : -ESTALE;
+                return streq(uuid, lf_journal_get(x->journal, "array", a->device) ?: "") ? 0
+                                                                                         : -ESTALE;
         if ((r = lf_journal_set(x->journal, "array", a->device, uuid)) < 0)
                 return r;
         return lf_journal_set(x->journal, "array-name", a->device, name && *name ? name : "-");
@@ -1122,8 +1120,8 @@ static int create_lvm(lf_exec *x, lf_diag *diag) {
                                                    "vgcreate made %s, but pvs does not show "
                                                    "it; install again",
                                                    p->volume_groups[i].name);
-                        if ((r = lf_journal_set(x->journal, "vg", p->volume_groups[i].name,
-                                                uuid)) < 0)
+                        if ((r = lf_journal_set(x->journal, "vg", p->volume_groups[i].name, uuid)) <
+                            0)
                                 return r;
                 }
         }
@@ -1134,8 +1132,8 @@ static int create_lvm(lf_exec *x, lf_diag *diag) {
                 if (lv->extents ? asprintf(&size, "%s", lv->extents) < 0
                                 : asprintf(&size, "%llub", (unsigned long long)lv->size_bytes) < 0)
                         return -ENOMEM;
-                if ((r = run(cmd_new("lvcreate", "--yes", "-n", lv->name,
-                                     lv->extents ? "-l" : "-L", size, lv->vg, pv->device, NULL),
+                if ((r = run(cmd_new("lvcreate", "--yes", "-n", lv->name, lv->extents ? "-l" : "-L",
+                                     size, lv->vg, pv->device, NULL),
                              diag, HINT_DISK)) < 0)
                         return r;
         }
@@ -1188,11 +1186,10 @@ static int make_filesystems(lf_exec *x, lf_diag *diag) {
                 _cleanup_free_ char *type = NULL, *uuid = NULL;
                 char lbuf[17];
                 const char *label = fs_label(fs, lbuf);
-                lf_cmd *c = streq(fs->type, "vfat")
-                                    ? cmd_new("mkfs.vfat", "-F", "32", "-n", label, fs->device,
-                                              NULL)
-                                    : cmd_new("mkfs.ext4", "-F", "-q", "-L", label, fs->device,
-                                              NULL);
+                lf_cmd *c =
+                        streq(fs->type, "vfat")
+                                ? cmd_new("mkfs.vfat", "-F", "32", "-n", label, fs->device, NULL)
+                                : cmd_new("mkfs.ext4", "-F", "-q", "-L", label, fs->device, NULL);
                 if (c)
                         lf_cmd_set_timeout(c, SLOW_TIMEOUT_MS);
                 if ((r = guard(x, diag, fs->device)) < 0) {
@@ -1246,8 +1243,7 @@ static int mount_all(lf_exec *x, bool skip_root, lf_diag *diag) {
                 if ((r = target_path(x, fs->mountpoint, &mp)) < 0)
                         return r;
                 if ((r = lf_mkdir_p(mp, 0755)) < 0)
-                        return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", mp,
-                                           strerror(-r));
+                        return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", mp, strerror(-r));
                 if ((r = run(cmd_new("mount", "-t", fs->type, "-o", fs->options, fs->device, mp,
                                      NULL),
                              diag, HINT_DISK)) < 0)
@@ -1395,8 +1391,7 @@ static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched) {
                 if (!table_matches(x, i))
                         return 0;
         if ((r = lf_mkdir_p(x->target, 0755)) < 0)
-                return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", x->target,
-                                   strerror(-r));
+                return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", x->target, strerror(-r));
         *ret_touched = true;
         if ((r = run(cmd_new("mount", "-t", root->type, "-o", root->options, root->device,
                              x->target, NULL),
@@ -1409,8 +1404,7 @@ static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched) {
         lf_diag ignored = {0};
         r = lf_read_file(jpath, LF_JOURNAL_MAX_BYTES, &ignored, &buf, &(size_t){0});
         lf_diag_clear(&ignored);
-        if (r < 0 ||
-            lf_journal_parse(buf, &j) < 0 || !streq(j->key, x->key) ||
+        if (r < 0 || lf_journal_parse(buf, &j) < 0 || !streq(j->key, x->key) ||
             !lf_journal_has_step(j, LF_EXEC_STEP_DISKS))
                 return 0;
         for (size_t i = 0; i < x->plan->n_disks; i++) {
@@ -1465,8 +1459,7 @@ static int start_over(lf_exec *x, lf_progress *p, lf_diag *diag) {
         if (pl->n_arrays == 0)
                 step(p, "No RAID arrays in the plan");
         else
-                step(p, "Creating %zu RAID0 array%s", pl->n_arrays,
-                     pl->n_arrays == 1 ? "" : "s");
+                step(p, "Creating %zu RAID0 array%s", pl->n_arrays, pl->n_arrays == 1 ? "" : "s");
         if ((r = create_arrays(x, diag)) < 0)
                 return r;
         step(p, "Creating LVM: volume group, tagged PVs, %zu logical volume%s",
@@ -1478,8 +1471,7 @@ static int start_over(lf_exec *x, lf_progress *p, lf_diag *diag) {
                 return r;
         step(p, "Mounting file systems under %s", x->target);
         if ((r = lf_mkdir_p(x->target, 0755)) < 0)
-                return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", x->target,
-                                   strerror(-r));
+                return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", x->target, strerror(-r));
         if ((r = mount_all(x, false, diag)) < 0 || (r = journal_path(x, &jpath)) < 0)
                 return r;
         _cleanup_free_ char *dir = strndup(jpath, (size_t)(strrchr(jpath, '/') - jpath));
@@ -1488,8 +1480,8 @@ static int start_over(lf_exec *x, lf_progress *p, lf_diag *diag) {
         if ((r = lf_journal_add_step(x->journal, LF_EXEC_STEP_DISKS)) < 0)
                 return r;
         if ((r = lf_mkdir_p(dir, 0755)) < 0 || (r = lf_journal_save(x->journal, jpath)) < 0)
-                return lf_diag_add(diag, NULL, 0, "cannot write the install journal %s: %s",
-                                   jpath, strerror(-r));
+                return lf_diag_add(diag, NULL, 0, "cannot write the install journal %s: %s", jpath,
+                                   strerror(-r));
         return 0;
 }
 
@@ -1527,7 +1519,8 @@ int lf_exec_step_mark(lf_exec *x, const char *step_name, lf_diag *diag) {
         int r;
 
         if (!x->journal)
-                return lf_diag_add(diag, NULL, 0, "no install journal yet: prepare the disks "
+                return lf_diag_add(diag, NULL, 0,
+                                   "no install journal yet: prepare the disks "
                                    "first");
         if ((r = journal_path(x, &jpath)) < 0)
                 return r;
@@ -1566,8 +1559,8 @@ static int write_config(lf_exec *x, const lf_exec_config *cfg, lf_diag *diag) {
                 return r;
         for (size_t i = 0; i < s->n_files; i++)
                 if ((r = write_target_file(x, s->files[i].path, s->files[i].content,
-                                           strlen(s->files[i].content), s->files[i].mode,
-                                           diag)) < 0)
+                                           strlen(s->files[i].content), s->files[i].mode, diag)) <
+                    0)
                         return r;
         for (size_t i = 0; i < s->n_dirs; i++) {
                 _cleanup_free_ char *dir = NULL;
@@ -1584,12 +1577,11 @@ static int write_config(lf_exec *x, const lf_exec_config *cfg, lf_diag *diag) {
                     (r = write_target_file(x, LF_SYSCONFIG_MANIFEST, buf, len, 0644, diag)) < 0)
                         return r;
         }
-        if (cfg->authkey &&
-            (r = write_target_file(x, LF_SYSCONFIG_AUTHKEY, cfg->authkey, cfg->authkey_len,
-                                   0400, diag)) < 0)
+        if (cfg->authkey && (r = write_target_file(x, LF_SYSCONFIG_AUTHKEY, cfg->authkey,
+                                                   cfg->authkey_len, 0400, diag)) < 0)
                 return r;
-        return run(cmd_new("chroot", x->target, "systemctl", "enable",
-                           "systemd-networkd.service", NULL),
+        return run(cmd_new("chroot", x->target, "systemctl", "enable", "systemd-networkd.service",
+                           NULL),
                    diag, "the role image lacks systemd-networkd; rebuild the image");
 }
 
@@ -1607,10 +1599,9 @@ static int bind_mounts(lf_exec *x, lf_diag *diag) {
                 if (is_mounted(x, mp))
                         continue;
                 if ((r = lf_mkdir_p(mp, 0755)) < 0)
-                        return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", mp,
-                                           strerror(-r));
-                if ((r = run(cmd_new("mount", "-o", "bind", dirs[i], mp, NULL), diag,
-                             HINT_TOOL)) < 0)
+                        return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", mp, strerror(-r));
+                if ((r = run(cmd_new("mount", "-o", "bind", dirs[i], mp, NULL), diag, HINT_TOOL)) <
+                    0)
                         return r;
         }
         return 0;
@@ -1645,24 +1636,24 @@ static int install_bootloader(lf_exec *x, lf_diag *diag) {
         int r;
 
         if (!boot)
-                return lf_diag_add(diag, "plan", 0, "no disk has the boot layout; make the plan "
+                return lf_diag_add(diag, "plan", 0,
+                                   "no disk has the boot layout; make the plan "
                                    "again with labforge plan");
-        if ((r = in_target(x, diag, hint, "grub-install", "--target=i386-pc", boot->path,
-                           NULL)) < 0 ||
+        if ((r = in_target(x, diag, hint, "grub-install", "--target=i386-pc", boot->path, NULL)) <
+                    0 ||
             (r = in_target(x, diag, hint, "grub-install", "--target=x86_64-efi",
-                           "--efi-directory=/boot/efi", "--removable", "--no-nvram", NULL)) <
-                    0)
+                           "--efi-directory=/boot/efi", "--removable", "--no-nvram", NULL)) < 0)
                 return r;
         return in_target(x, diag, hint, "update-grub", NULL);
 }
 
-int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p,
-                             lf_diag *diag) {
+int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p, lf_diag *diag) {
         _cleanup_free_ char *jpath = NULL;
         int r;
 
         if (!x->journal || !lf_journal_has_step(x->journal, LF_EXEC_STEP_DISKS))
-                return lf_diag_add(diag, NULL, 0, "the disks are not prepared: call "
+                return lf_diag_add(diag, NULL, 0,
+                                   "the disks are not prepared: call "
                                    "lf_exec_prepare_disks() first");
         step(p, "Writing the system configuration of %s", x->plan->node);
         if ((r = write_config(x, cfg, diag)) < 0)
@@ -1689,7 +1680,6 @@ int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress 
         if ((r = journal_path(x, &jpath)) < 0)
                 return r;
         if (unlink(jpath) < 0 && errno != ENOENT)
-                return lf_diag_add(diag, NULL, 0, "cannot remove %s: %s", jpath,
-                                   strerror(errno));
+                return lf_diag_add(diag, NULL, 0, "cannot remove %s: %s", jpath, strerror(errno));
         return lf_exec_unmount(x, diag);
 }

@@ -21,15 +21,15 @@
 #define LF_EXEC_CONFIGURE_STEPS 4
 
 /* Journal step names the caller may test and mark around its own work (image extraction). */
-#define LF_EXEC_STEP_DISKS "disks" /* prepare_disks finished: layout made, mounted */
+#define LF_EXEC_STEP_DISKS "disks"     /* prepare_disks finished: layout made, mounted */
 #define LF_EXEC_STEP_EXTRACT "extract" /* the caller's: role image extracted into the target */
 #define LF_EXEC_STEP_INITRAMFS "initramfs"
 #define LF_EXEC_STEP_BOOTLOADER "bootloader"
 
 typedef struct lf_exec_opts {
-        const char *target; /* NULL: LF_EXEC_TARGET */
+        const char *target;    /* NULL: LF_EXEC_TARGET */
         const char *proc_root; /* NULL: "/proc"; mdstat and mounts are read there */
-        const char *dev_root; /* NULL: "/dev"; /dev/md/NAME links are resolved there */
+        const char *dev_root;  /* NULL: "/dev"; /dev/md/NAME links are resolved there */
         /* SHA-256 of the role image about to be extracted, or NULL. It is part of the journal's
          * key with the plan's SHA-256, so a rerun with another image extracts again. */
         const char *image_sha256;
@@ -43,9 +43,9 @@ typedef struct lf_exec_opts {
 
 /* What /etc/labforge/node.conf (DESIGN §7) needs beyond the plan. */
 typedef struct lf_exec_config {
-        unsigned nodeid; /* the cluster node id (lf_node.nodeid) */
+        unsigned nodeid;           /* the cluster node id (lf_node.nodeid) */
         const char *manifest_path; /* lab manifest copied to /etc/labforge/lab.xml; NULL: none */
-        const char *libvirt_uri; /* NULL: "qemu:///system" */
+        const char *libvirt_uri;   /* NULL: "qemu:///system" */
         const char *corosync_conf; /* NULL: "/etc/corosync/corosync.conf" */
         /* The corosync key handed out by the appliance, written to /etc/corosync/authkey
          * (mode 0400); NULL: none, and node.conf names no authkey. */
@@ -117,8 +117,7 @@ int lf_exec_step_mark(lf_exec *x, const char *step, lf_diag *diag);
  * by removing the journal (a finished install leaves none, so a later rebuild starts over) and
  * lf_exec_unmount(). The role image must hold systemd (networkd), initramfs-tools, mdadm,
  * lvm2, grub-pc-bin, grub-efi-amd64-bin and grub2-common. Errors as for prepare (-EIO). */
-int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p,
-                             lf_diag *diag);
+int lf_exec_configure_target(lf_exec *x, const lf_exec_config *cfg, lf_progress *p, lf_diag *diag);
 
 /* Unmounts everything under the target (deepest first, bind mounts included), syncs. Safe to
  * call on any error path and more than once. */

@@ -128,8 +128,7 @@ static int cmp_depth(const void *a, const void *b) {
 
 static int write_fstab(lf_sysconfig *s, const lf_plan *plan, const lf_journal *layout,
                        lf_diag *diag) {
-        _cleanup_free_ const lf_plan_fs **order = calloc(plan->n_filesystems + 1,
-                                                         sizeof(*order));
+        _cleanup_free_ const lf_plan_fs **order = calloc(plan->n_filesystems + 1, sizeof(*order));
         file_buf fb;
         int r;
 
@@ -222,8 +221,9 @@ static void print_link_section(FILE *f, const lf_plan *plan, const lf_plan_net *
 
 static void print_comment(FILE *f, const lf_plan *plan, const lf_plan_net *n) {
         if (streq(n->kind, "management") && n->bond)
-                fprintf(f, "# %s: management network over %s (it holds the NIC the node "
-                           "PXE-boots from)\n",
+                fprintf(f,
+                        "# %s: management network over %s (it holds the NIC the node "
+                        "PXE-boots from)\n",
                         plan->node, n->interface);
         else if (streq(n->kind, "management"))
                 fprintf(f, "# %s: management network (the NIC it PXE-boots from)\n", plan->node);
@@ -267,8 +267,7 @@ static int write_bond(lf_sysconfig *s, const lf_plan *plan, const lf_plan_net *n
         fprintf(fb.f, "[Match]\nName=%s\n", n->interface);
         print_link_section(fb.f, plan, n);
         print_addressing(fb.f, n);
-        return file_end(s, &fb, 0644, "/etc/systemd/network/30-labforge-%s.network",
-                        n->interface);
+        return file_end(s, &fb, 0644, "/etc/systemd/network/30-labforge-%s.network", n->interface);
 }
 
 static int write_network(lf_sysconfig *s, const lf_plan *plan) {
@@ -305,8 +304,7 @@ static int write_network(lf_sysconfig *s, const lf_plan *plan) {
                         "AlternativeNamesPolicy=database onboard slot path\n"
                         "MACAddressPolicy=persistent\nWakeOnLan=magic\n",
                         plan->node, n->mac);
-                if ((r = file_end(s, &fb, 0644, "/etc/systemd/network/10-labforge-wol.link")) <
-                    0)
+                if ((r = file_end(s, &fb, 0644, "/etc/systemd/network/10-labforge-wol.link")) < 0)
                         return r;
         }
         return 0;
@@ -404,10 +402,9 @@ int lf_sysconfig_build(const lf_plan *plan, const lf_journal *layout, const lf_e
         if (!s)
                 return -ENOMEM;
         if ((r = write_hosts(s, plan)) < 0 || (r = write_fstab(s, plan, layout, diag)) < 0 ||
-            (r = write_mdadm_conf(s, plan, layout, diag)) < 0 ||
-            (r = write_network(s, plan)) < 0 || (r = write_sysctl(s, plan)) < 0 ||
-            (r = write_exports(s, plan)) < 0 || (r = write_node_conf(s, plan, cfg)) < 0 ||
-            (r = write_grub(s)) < 0)
+            (r = write_mdadm_conf(s, plan, layout, diag)) < 0 || (r = write_network(s, plan)) < 0 ||
+            (r = write_sysctl(s, plan)) < 0 || (r = write_exports(s, plan)) < 0 ||
+            (r = write_node_conf(s, plan, cfg)) < 0 || (r = write_grub(s)) < 0)
                 return r;
         for (size_t i = 0; i < plan->n_mounts; i++)
                 if ((r = lf_plan_strv_add(&s->dirs, &s->n_dirs, plan->mounts[i].target)) < 0)

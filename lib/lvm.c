@@ -41,9 +41,8 @@ static int row_from_json(const lf_json_ctx *ctx, json_object *o, const char *pat
                         return lf_diag_add(ctx->diag, ctx->file, 0,
                                            "%s.%s: expected a string, got %s", path, key,
                                            lf_json_type_name(val));
-                const char *s = json_object_is_type(val, json_type_null)
-                                        ? ""
-                                        : json_object_get_string(val);
+                const char *s =
+                        json_object_is_type(val, json_type_null) ? "" : json_object_get_string(val);
                 row->fields[row->n] = strdup(key);
                 row->values[row->n] = strdup(s);
                 if (!row->fields[row->n] || !row->values[row->n]) {

@@ -40,8 +40,7 @@ static void exports(const char *s, lf_diag *d) {
         if (r < 0)
                 return refused(r, d);
         for (size_t i = 0; i < e->n; i++)
-                if (!*e->keys[i] || strchr(e->keys[i], '=') ||
-                    lf_export_get(e, e->keys[i]) == NULL)
+                if (!*e->keys[i] || strchr(e->keys[i], '=') || lf_export_get(e, e->keys[i]) == NULL)
                         abort();
         if (lf_export_md_members(e, &members) == 0)
                 strv_free(members);
@@ -115,12 +114,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         size_t len = strlen(s);
         switch (data[0] % 6) {
-        case 0: mdstat(s, &d); break;
-        case 1: exports(s, &d); break;
-        case 2: mounts(s, &d); break;
-        case 3: sfdisk(s, len, &d); break;
-        case 4: lvm(s, len, &d); break;
-        default: journal(s); break;
+        case 0:
+                mdstat(s, &d);
+                break;
+        case 1:
+                exports(s, &d);
+                break;
+        case 2:
+                mounts(s, &d);
+                break;
+        case 3:
+                sfdisk(s, len, &d);
+                break;
+        case 4:
+                lvm(s, len, &d);
+                break;
+        default:
+                journal(s);
+                break;
         }
         lf_diag_clear(&d);
         free(s);

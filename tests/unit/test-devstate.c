@@ -218,7 +218,8 @@ TEST(sfdisk_json_errors) {
         const char *bad[] = {
                 "",
                 "{\"partitiontable\": {}}",
-                "{\"partitiontable\": {\"label\": \"gpt\", \"partitions\": [{\"node\": \"/dev/a1\"}]}}",
+                "{\"partitiontable\": {\"label\": \"gpt\", \"partitions\": [{\"node\": "
+                "\"/dev/a1\"}]}}",
                 "{\"partitiontable\": {\"label\": \"gpt\", \"sectorsize\": 7}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)

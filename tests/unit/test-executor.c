@@ -35,7 +35,7 @@ typedef struct fake {
         size_t n_resp;
         FILE *log;
         const lf_plan *plan;
-        unsigned writes; /* commands that destroy data */
+        unsigned writes;  /* commands that destroy data */
         unsigned changes; /* commands that change any state of the disks */
 } fake;
 
@@ -88,8 +88,8 @@ static void load_responses(fake *f, const char *path) {
                 if (strneq(line, "$ ", 2)) {
                         f->resp = realloc(f->resp, (f->n_resp + 1) * sizeof(response));
                         cur = &f->resp[f->n_resp++];
-                        *cur = (response){.cmd = strdup(line + 2), .out = strdup(""),
-                                          .err = strdup("")};
+                        *cur = (response){
+                                .cmd = strdup(line + 2), .out = strdup(""), .err = strdup("")};
                         continue;
                 }
                 if (!cur)
@@ -253,25 +253,25 @@ static void simulate(fake *f, const char *const *argv, const char *input) {
 }
 
 static void classify(fake *f, const char *const *argv) {
-        static const char *const writers[] = {"wipefs", "mkfs.ext4", "mkfs.vfat", "pvcreate",
-                                              "vgcreate", "vgremove", "lvcreate", "pvchange"};
+        static const char *const writers[] = {"wipefs",   "mkfs.ext4", "mkfs.vfat", "pvcreate",
+                                              "vgcreate", "vgremove",  "lvcreate",  "pvchange"};
         bool write = false, change = false;
         for (size_t i = 0; i < ELEMENTSOF(writers); i++)
                 write |= streq(argv[0], writers[i]);
         if (streq(argv[0], "sfdisk") && !arg_after(argv, "--json") && !streq(argv[1], "--json"))
                 write = true;
-        if (streq(argv[0], "mdadm") && (streq(argv[1], "--create") ||
-                                        streq(argv[1], "--zero-superblock")))
+        if (streq(argv[0], "mdadm") &&
+            (streq(argv[1], "--create") || streq(argv[1], "--zero-superblock")))
                 write = true;
         change = write || streq(argv[0], "vgchange") || streq(argv[0], "umount") ||
-                 (streq(argv[0], "mdadm") && (streq(argv[1], "--stop") ||
-                                              streq(argv[1], "--assemble")));
+                 (streq(argv[0], "mdadm") &&
+                  (streq(argv[1], "--stop") || streq(argv[1], "--assemble")));
         f->writes += write;
         f->changes += change;
 }
 
-static int hook(const char *const *argv, const char *input, size_t input_len,
-                lf_cmd_result *ret, void *userdata) {
+static int hook(const char *const *argv, const char *input, size_t input_len, lf_cmd_result *ret,
+                void *userdata) {
         fake *f = userdata;
         char *line = NULL;
         size_t size = 0;
@@ -414,11 +414,11 @@ static void place_journal(const fake *f, const char *name, const lf_exec *x) {
 typedef struct exec_case {
         const char *name;
         const char *plan;
-        bool journal; /* NAME/journal is on the target's root file system */
+        bool journal;          /* NAME/journal is on the target's root file system */
         const char *inventory; /* this boot's probe handed to the executor, or NULL */
-        int prepare; /* what lf_exec_prepare_disks() returns */
-        bool configure; /* then extract (pretend) and configure */
-        unsigned max_writes; /* UINT_MAX: any */
+        int prepare;           /* what lf_exec_prepare_disks() returns */
+        bool configure;        /* then extract (pretend) and configure */
+        unsigned max_writes;   /* UINT_MAX: any */
 } exec_case;
 
 static const char *const MANIFEST = "tests/fixtures/planner/labs/room.xml";
@@ -434,13 +434,16 @@ static void run_case(const exec_case *c, fake *f) {
 
         fake_setup(f, c->name, plan);
         f->log = open_memstream(&log, &log_len);
-        lf_progress *p = lf_progress_new(LF_EXEC_PREPARE_STEPS + 1 + LF_EXEC_CONFIGURE_STEPS,
-                                         f->log);
+        lf_progress *p =
+                lf_progress_new(LF_EXEC_PREPARE_STEPS + 1 + LF_EXEC_CONFIGURE_STEPS, f->log);
         _cleanup_inventory_ lf_inventory *inv = NULL;
         if (c->inventory)
                 ASSERT_EQ(lf_inventory_load(lf_test_path(c->inventory), &diag, &inv), 0);
-        lf_exec_opts opts = {.target = f->target, .proc_root = f->proc, .dev_root = f->dev,
-                             .image_sha256 = IMAGE_SHA, .inventory = inv};
+        lf_exec_opts opts = {.target = f->target,
+                             .proc_root = f->proc,
+                             .dev_root = f->dev,
+                             .image_sha256 = IMAGE_SHA,
+                             .inventory = inv};
         ASSERT_EQ(lf_exec_new(plan, &opts, &diag, &x), 0);
         if (c->journal)
                 place_journal(f, c->name, x);
@@ -450,8 +453,7 @@ static void run_case(const exec_case *c, fake *f) {
         unsigned prepare_writes = f->writes;
         if (r == 0 && c->configure) {
                 lf_progress_step(p, "(the caller) Extracting the role image%s",
-                                 lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT) ? ": done before"
-                                                                            : "");
+                                 lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT) ? ": done before" : "");
                 if (!lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT))
                         ASSERT_EQ(lf_exec_step_mark(x, LF_EXEC_STEP_EXTRACT, &diag), 0);
                 lf_exec_config cfg = {.nodeid = 3,
@@ -564,8 +566,11 @@ static void assert_dir(const fake *f, const char *dir) {
 #define STORAGE_INVENTORY "tests/fixtures/planner/storage-2ssd-2hdd.inventory.json"
 
 TEST(storage_fresh) {
-        exec_case c = {.name = "storage-fresh", .plan = STORAGE_PLAN, .configure = true,
-                       .inventory = STORAGE_INVENTORY, .max_writes = UINT_MAX};
+        exec_case c = {.name = "storage-fresh",
+                       .plan = STORAGE_PLAN,
+                       .configure = true,
+                       .inventory = STORAGE_INVENTORY,
+                       .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);
         assert_target(&f, FIX "storage.target");
@@ -575,8 +580,8 @@ TEST(storage_fresh) {
 }
 
 TEST(kvm_one_disk_fresh) {
-        exec_case c = {.name = "kvm-fresh", .plan = KVM_PLAN, .configure = true,
-                       .max_writes = UINT_MAX};
+        exec_case c = {
+                .name = "kvm-fresh", .plan = KVM_PLAN, .configure = true, .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);
         assert_target(&f, FIX "kvm.target");
@@ -600,8 +605,11 @@ TEST(storage_stale_state) {
  * is on the disks; nothing is rewritten, the image is not extracted again, and the install
  * ends with the same files as a fresh one. */
 TEST(storage_resume) {
-        exec_case c = {.name = "storage-resume", .plan = STORAGE_PLAN, .journal = true,
-                       .configure = true, .max_writes = 0};
+        exec_case c = {.name = "storage-resume",
+                       .plan = STORAGE_PLAN,
+                       .journal = true,
+                       .configure = true,
+                       .max_writes = 0};
         fake f;
         run_case(&c, &f);
         assert_target(&f, FIX "storage.target");
@@ -611,8 +619,7 @@ TEST(storage_resume) {
 /* Rerun after a power cut right after partitioning: the tables are the plan's but root has no
  * file system (mount fails), so there is no journal: everything is rebuilt. */
 TEST(storage_interrupted_after_partitioning) {
-        exec_case c = {.name = "storage-partitioned", .plan = STORAGE_PLAN,
-                       .max_writes = UINT_MAX};
+        exec_case c = {.name = "storage-partitioned", .plan = STORAGE_PLAN, .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);
         fake_free(&f);
@@ -621,7 +628,9 @@ TEST(storage_interrupted_after_partitioning) {
 /* The journal matches but the fast array on the disks is not the one it recorded (another
  * UUID: rewritten underneath): not trusted, rebuilt. */
 TEST(storage_journal_distrusted) {
-        exec_case c = {.name = "storage-distrust", .plan = STORAGE_PLAN, .journal = true,
+        exec_case c = {.name = "storage-distrust",
+                       .plan = STORAGE_PLAN,
+                       .journal = true,
                        .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);
@@ -631,8 +640,8 @@ TEST(storage_journal_distrusted) {
 /* An active array spanning a plan disk and another disk, a VG spanning both, and a foreign
  * labvg wholly outside the plan: all refused before anything changes. */
 TEST(refuses_what_spans_other_disks) {
-        exec_case c = {.name = "refuse-foreign", .plan = STORAGE_PLAN, .prepare = -EBUSY,
-                       .max_writes = 0};
+        exec_case c = {
+                .name = "refuse-foreign", .plan = STORAGE_PLAN, .prepare = -EBUSY, .max_writes = 0};
         fake f;
         run_case(&c, &f);
         ASSERT_EQ(f.changes, 0);
@@ -641,8 +650,8 @@ TEST(refuses_what_spans_other_disks) {
 
 /* The disk at the plan's path is not the plan's disk (another size): nothing changes. */
 TEST(refuses_a_changed_disk) {
-        exec_case c = {.name = "refuse-size", .plan = KVM_PLAN, .prepare = -ESTALE,
-                       .max_writes = 0};
+        exec_case c = {
+                .name = "refuse-size", .plan = KVM_PLAN, .prepare = -ESTALE, .max_writes = 0};
         fake f;
         run_case(&c, &f);
         ASSERT_EQ(f.changes, 0);
@@ -652,8 +661,11 @@ TEST(refuses_a_changed_disk) {
 /* After a reboot the kernel named the two SSDs the other way round (this boot's probe says
  * so): the plan's /dev/sda is now the other SSD, of the same size. Nothing is written. */
 TEST(refuses_renamed_disks) {
-        exec_case c = {.name = "refuse-renamed", .plan = STORAGE_PLAN, .prepare = -ESTALE,
-                       .inventory = FIX "refuse-renamed/inventory.json", .max_writes = 0};
+        exec_case c = {.name = "refuse-renamed",
+                       .plan = STORAGE_PLAN,
+                       .prepare = -ESTALE,
+                       .inventory = FIX "refuse-renamed/inventory.json",
+                       .max_writes = 0};
         fake f;
         run_case(&c, &f);
         ASSERT_EQ(f.changes, 0);
@@ -662,7 +674,9 @@ TEST(refuses_renamed_disks) {
 
 /* A failing command stops the install with its command line, output and what to do. */
 TEST(reports_a_failing_command) {
-        exec_case c = {.name = "kvm-mkfs-fails", .plan = KVM_PLAN, .prepare = -EIO,
+        exec_case c = {.name = "kvm-mkfs-fails",
+                       .plan = KVM_PLAN,
+                       .prepare = -EIO,
                        .max_writes = UINT_MAX};
         fake f;
         run_case(&c, &f);

@@ -67,8 +67,8 @@ TEST(torn_append) {
 TEST(untrusted) {
         const char *bad[] = {
                 "",
-                "labforge-install journal 2\nkey k\n",          /* unknown version */
-                "labforge-install journal 1\n",                 /* no key */
+                "labforge-install journal 2\nkey k\n",             /* unknown version */
+                "labforge-install journal 1\n",                    /* no key */
                 "labforge-install journal 1\nstep disks\nkey k\n", /* key not first */
                 "labforge-install journal 1\nkey k\nkey k\n",
                 "labforge-install journal 1\nkey k\ndisk /dev/sda\n",
