@@ -143,3 +143,40 @@ int lf_mkdir_p(const char *path, unsigned mode) {
                 return -errno;
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
+
+int lf_write_fd_all(int fd, const void *buf, size_t len) {
+        return write_all(fd, buf, len);
+}
+
+int lf_read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+
+        for (;;) {
+                if (len == cap) {
+                        if (cap > max)
+                                return -EMSGSIZE;
+                        cap = cap ? cap * 2 : 4096;
+                        char *b = realloc(buf, cap + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return -EMSGSIZE;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[len] = 0;
+        *ret_buf = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
