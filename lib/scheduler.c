@@ -957,8 +957,8 @@ static void power(sched *sc, int host, bool on) {
 /* Decides, after placement, whether capacity is short: a pending VM found no room that the
  * hosts already powering on will bring, or the free slots (up hosts, plus hosts powering on,
  * less the VMs still waiting) are below the reserve. When `act` (energy, auto), powers on the
- * off host with the most slots that is not already powering on; in other modes only says
- * which one would be. Power-on is not rate-limited: it reacts within one cycle. Returns
+ * off host with the most slots (at least one) that is not already powering on; in other modes
+ * only says which one would be. Power-on is not rate-limited: it reacts within one cycle. Returns
  * whether capacity is short (then no host may be powered off). Modes that only explain keep
  * quiet when no host could be woken. */
 static bool check_headroom(sched *sc, bool act) {
@@ -966,7 +966,7 @@ static bool check_headroom(sched *sc, bool act) {
         int64_t free_slots = total_slots(sc), coming = 0, best_slots = -1;
         int64_t waiting = (int64_t)sc->n_place_failures;
         int best = -1;
-        char need[256], names[2 * LF_SNAPSHOT_MAX_NAME + 64] = "";
+        char need[512], names[2 * LF_SNAPSHOT_MAX_NAME + 64] = "";
 
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
                 int x = sc->hosts_by_name[k];
@@ -975,7 +975,7 @@ static bool check_headroom(sched *sc, bool act) {
                 int64_t sl = slots(sc, x);
                 if (sc->s->hosts[x].powering_on)
                         coming += sl;
-                else if (sl > best_slots)
+                else if (sl > 0 && sl > best_slots) /* waking a host without room helps none */
                         best = x, best_slots = sl;
         }
         bool any_coming = coming_names(sc, names, sizeof(names)) > 0;
@@ -1011,7 +1011,7 @@ static bool check_headroom(sched *sc, bool act) {
         if (best < 0 && !act)
                 return true; /* nothing an admin could do about it from this mode */
         if (best < 0)
-                say(sc, "capacity is short: %s, but no host is off%s to power on", need,
+                say(sc, "capacity is short: %s, but no host with room is off%s to power on", need,
                     any_coming ? " (and not already powering on)" : "");
         else if (!act)
                 say(sc,

@@ -221,7 +221,8 @@ bool lf_snapshot_in_class_hours(const lf_snapshot *s);
  *  3. Headroom, in every mode: capacity is short when more pending VMs found no room than the
  *     hosts powering on have slots, or when free slots on up hosts + slots of hosts powering
  *     on - pending VMs left waiting < reserve_vm_slots. Then energy and auto (in class hours
- *     too) power on the off host with the most slots (then name) that is not powering on;
+ *     too) power on the off host with the most slots (at least one; then name) that is not
+ *     powering on;
  *     place, memory and compute only say so. Not rate-limited: power-on reacts within one
  *     cycle. Hosts powering on are never placed on nor powered on again.
  *  4. The mode's balancing, which never moves a pinned VM or one migrated within

@@ -352,11 +352,13 @@ TEST(memory_plan_spread_at_most_one) {
 
 /* Headroom as the cluster stands after a plan: free slots on up hosts + slots of hosts still
  * powering on - VMs still waiting; *ret_short when that is below the reserve or more VMs wait
- * than the hosts powering on have room for. */
-static int64_t headroom_after(const lf_snapshot *s, bool *ret_short) {
+ * than the hosts powering on have room for; *ret_wakeable when a host that is off, not
+ * powering on, has room for a VM. */
+static int64_t headroom_after(const lf_snapshot *s, bool *ret_short, bool *ret_wakeable) {
         _cleanup_free_ int64_t *vms = calloc(s->n_hosts + 1, sizeof(int64_t));
         _cleanup_free_ int64_t *used = calloc(s->n_hosts + 1, sizeof(int64_t));
         int64_t typical = lf_sched_typical_vm_mb(s), coming = 0, waiting = 0;
+        bool wakeable = false;
 
         ASSERT_TRUE(vms && used);
         for (size_t i = 0; i < s->n_vms; i++) {
@@ -367,11 +369,18 @@ static int64_t headroom_after(const lf_snapshot *s, bool *ret_short) {
                         used[s->vms[i].host] += s->vms[i].mem_mb;
                 }
         }
-        for (size_t i = 0; i < s->n_hosts; i++)
-                if (s->hosts[i].state == LF_HOST_OFF && s->hosts[i].powering_on)
-                        coming += lf_sched_host_slots(&s->hosts[i], vms[i], used[i], typical);
+        for (size_t i = 0; i < s->n_hosts; i++) {
+                int64_t sl = lf_sched_host_slots(&s->hosts[i], vms[i], used[i], typical);
+                if (s->hosts[i].state != LF_HOST_OFF)
+                        continue;
+                if (s->hosts[i].powering_on)
+                        coming += sl;
+                else
+                        wakeable |= sl > 0;
+        }
         int64_t h = lf_snapshot_free_slots(s) + coming - waiting;
         *ret_short = waiting > coming || h < s->policy.reserve_vm_slots;
+        *ret_wakeable = wakeable;
         return h;
 }
 
@@ -384,17 +393,16 @@ TEST(energy_keeps_the_reserve_while_a_host_is_off) {
         for (uint64_t seed = 1; seed <= CASES; seed++) {
                 _cleanup_snapshot_ lf_snapshot *s = gen(seed, GEN_ANY);
                 _cleanup_plan_sched_ lf_plan_sched *p = NULL;
-                bool can_wake = false, coming = false, short_after;
+                bool can_wake, coming = false, short_after, wakeable;
                 int64_t reserve = s->policy.reserve_vm_slots;
 
-                for (size_t i = 0; i < s->n_hosts; i++) {
-                        can_wake |= s->hosts[i].state == LF_HOST_OFF && !s->hosts[i].powering_on;
+                for (size_t i = 0; i < s->n_hosts; i++)
                         coming |= s->hosts[i].powering_on;
-                }
+                headroom_after(s, &short_after, &can_wake);
                 ASSERT_EQ(lf_schedule(s, LF_SCHED_ENERGY, &p), 0);
                 check_plan(seed, LF_SCHED_ENERGY, s, p);
                 ASSERT_EQ(lf_snapshot_apply(s, p), 0);
-                int64_t h = headroom_after(s, &short_after);
+                int64_t h = headroom_after(s, &short_after, &wakeable);
                 if (p->n_power_off > 0 && (short_after || lf_snapshot_free_slots(s) < reserve))
                         FAILF(seed, LF_SCHED_ENERGY, "powered off leaving headroom %lld < %lld",
                               (long long)h, (long long)reserve);
@@ -407,7 +415,7 @@ TEST(energy_keeps_the_reserve_while_a_host_is_off) {
                         /* Without the host it woke, capacity was short. */
                         int x = p->power_on[0];
                         s->hosts[x].state = LF_HOST_OFF;
-                        headroom_after(s, &short_after);
+                        headroom_after(s, &short_after, &wakeable);
                         if (!short_after)
                                 FAILF(seed, LF_SCHED_ENERGY, "powered %s on with room to spare",
                                       s->hosts[x].name);
