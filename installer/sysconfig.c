@@ -189,8 +189,9 @@ static int write_mdadm_conf(lf_sysconfig *s, const lf_plan *plan, const lf_journ
                                            "install again",
                                            a->device);
                 }
-                fprintf(fb.f, "ARRAY %s metadata=%s UUID=%s name=%s\n", a->device, a->metadata,
-                        uuid, name);
+                /* The fields and order of `mdadm --detail --scan`. */
+                fprintf(fb.f, "ARRAY %s metadata=%s name=%s UUID=%s\n", a->device, a->metadata,
+                        name, uuid);
         }
         return file_end(s, &fb, 0644, "/etc/mdadm/mdadm.conf");
 }

@@ -590,10 +590,11 @@ TEST(kvm_one_disk_fresh) {
         fake_free(&f);
 }
 
-/* Left by an older install: a mounted target, the old fast array active, the old bulk array
- * inactive with one member, the old labvg on the fast array, a foreign labvg on a disk
- * outside the plan... no: that one is refused (below). Here a second foreign VG "data" sits
- * wholly on plan disks, plus stale partitions. All of it goes, by UUID, before partitioning. */
+/* Left by an older install and by others: a mounted target, the old fast array active, the
+ * old bulk array inactive with one member, the old labvg on them, a foreign labvg on a plan
+ * partition, stale partitions; and outside the plan an array with a VG on it. Everything on
+ * the plan's disks goes (VGs by UUID, then arrays, superblocks, signatures) before
+ * partitioning; the array and VG outside the plan are not touched. */
 TEST(storage_stale_state) {
         exec_case c = {.name = "storage-stale", .plan = STORAGE_PLAN, .max_writes = UINT_MAX};
         fake f;
