@@ -50,7 +50,9 @@ static size_t reader_write(char *data, size_t size, size_t nmemb, void *userdata
                 return CURL_WRITEFUNC_PAUSE;
         }
         if (r->len + n > r->cap) {
-                size_t cap = r->len + n;
+                size_t cap = r->cap ? r->cap * 2 : 1u << 16;
+                while (cap < r->len + n)
+                        cap *= 2;
                 char *b = realloc(r->buf, cap);
                 if (!b)
                         return 0; /* curl then fails the transfer with a write error */
@@ -181,6 +183,8 @@ static int reader_check_status(reader *r) {
 
 /* Reads until at least `want` bytes wait in r->buf or the source ends (*ret_eof). */
 static int reader_fill(reader *r, size_t want, bool *ret_eof) {
+        int e;
+
         r->want = want;
         *ret_eof = false;
         if (r->fd >= 0) {
@@ -196,7 +200,7 @@ static int reader_fill(reader *r, size_t want, bool *ret_eof) {
                         if (n < 0 && errno == EINTR)
                                 continue;
                         if (n < 0) {
-                                int e = -errno;
+                                e = -errno;
                                 lf_diag_add(r->diag, r->source, 0, "cannot read: %s", strerror(-e));
                                 return e;
                         }
@@ -228,8 +232,8 @@ static int reader_fill(reader *r, size_t want, bool *ret_eof) {
         }
         if (r->done && r->result != CURLE_OK)
                 return reader_http_failed(r);
-        if (r->done && r->documents)
-                return reader_check_status(r);
+        if (r->done && r->documents && (e = reader_check_status(r)) < 0)
+                return e;
         *ret_eof = r->done && r->len < want;
         return 0;
 }

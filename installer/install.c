@@ -432,13 +432,14 @@ int lf_install_run(const lf_install_opts *o, lf_diag *diag, const char **ret_rea
                 goto out;
         }
         if (s->appliance) {
-                lf_progress_set_sink(p, post_progress, &app);
                 lf_progress_step(p, "Asking the appliance for this node's assignment");
                 if ((r = fetch_assignment(s, &app, &assigned, diag)) < 0) {
                         in.reason = "the appliance gave no usable assignment (see above); "
                                     "nothing was written";
                         goto out;
                 }
+                /* Progress calls need the token the assignment just handed out. */
+                lf_progress_set_sink(p, post_progress, &app);
                 in.s = &assigned;
                 in.token = app.token;
                 in.nodeid = app.nodeid;
