@@ -227,10 +227,13 @@ void lf_dnsmasq_log_line(const char *line, char *buf, size_t size) {
 /* --- supervision ------------------------------------------------------------------------- */
 
 struct lf_dnsmasq {
+        char *program;
+        char *dir, *user, *http_base;
+        const char *uefi_file;
+        char *conf, *conf_arg, *pid_file;
+        char *text; /* the configuration dnsmasq runs with */
         lf_cmd *cmd;
         lf_proc *proc;
-        char *conf;
-        char *pid_file;
         time_t started;    /* when the running dnsmasq started */
         time_t restart_at; /* while not running: when to start it again */
         unsigned backoff_s;
@@ -325,69 +328,119 @@ static int spawn(lf_dnsmasq *d) {
         return 0;
 }
 
-int lf_dnsmasq_start(const lf_manifest *m, const lf_dnsmasq_options *o, lf_dnsmasq **ret) {
-        _cleanup_free_ char *dir = NULL, *tftp = NULL, *text = NULL, *conf_arg = NULL;
-        const char *program = o->program ? o->program : "dnsmasq";
+static int render(lf_dnsmasq *d, const lf_manifest *m, char **ret) {
+        lf_dnsmasq_config c = {
+                .dir = d->dir, .user = d->user, .http_base = d->http_base,
+                .uefi_file = d->uefi_file};
         lf_diag diag = {};
-        lf_dnsmasq_config c = {.http_base = o->http_base};
-        int r;
-
-        if (asprintf(&dir, "%s/dnsmasq", o->state_dir) < 0 ||
-            asprintf(&tftp, "%s/tftp", dir) < 0)
-                return log_oom();
-        c.dir = dir;
-        r = lf_dnsmasq_prepare_tftp(o->ipxe_dir ? o->ipxe_dir : LF_IPXE_DIR, tftp, &diag,
-                                    &c.uefi_file);
-        if (r >= 0) {
-                c.user = o->user ? o->user : pick_user(tftp);
-                r = lf_dnsmasq_config_render(m, &c, &diag, &text);
-        }
+        int r = lf_dnsmasq_config_render(m, &c, &diag, ret);
         lf_diag_print(&diag);
         lf_diag_clear(&diag);
-        if (r == -ENOMEM)
+        return r == -ENOMEM ? log_oom() : r;
+}
+
+/* Puts text in place as dnsmasq's file once dnsmasq's own check accepts it: a file it refuses
+ * never replaces one it runs with. */
+static int install_config(lf_dnsmasq *d, const char *text) {
+        _cleanup_free_ char *next = NULL, *next_arg = NULL;
+        _cleanup_cmd_ lf_cmd *t = lf_cmd_new(d->program);
+        lf_cmd_result res = {};
+        int r;
+
+        if (asprintf(&next, "%s.new", d->conf) < 0 ||
+            asprintf(&next_arg, "--conf-file=%s", next) < 0 || !t ||
+            lf_cmd_add_args(t, "--test", next_arg, NULL) < 0)
                 return log_oom();
+        r = lf_write_file_atomic(next, text, strlen(text), 0644);
         if (r < 0)
-                return log_error_errno(r, "Cannot set up dnsmasq for PXE in %s.", dir);
+                return log_error_errno(r, "Cannot write %s: %m", next);
+        lf_cmd_set_timeout(t, 30 * 1000);
+        r = lf_cmd_run_ok(t, &res);
+        if (r < 0 && res.exit_status == 127 && !res.timed_out)
+                log_error("%s: not found; install Debian's dnsmasq-base package.", d->program);
+        else if (r < 0)
+                log_error("dnsmasq refuses %s: %s%s", next, res.err,
+                          res.err_len ? "" : "(no message)");
+        lf_cmd_result_clear(&res);
+        if (r < 0)
+                return r;
+        if (rename(next, d->conf) < 0)
+                return log_error_errno(-errno, "Cannot rename %s to %s: %m", next, d->conf);
+        return 0;
+}
+
+int lf_dnsmasq_start(const lf_manifest *m, const lf_dnsmasq_options *o, lf_dnsmasq **ret) {
+        _cleanup_free_ char *tftp = NULL;
+        lf_diag diag = {};
+        int r;
 
         _cleanup_(lf_dnsmasq_stopp) lf_dnsmasq *d = calloc(1, sizeof(*d));
-        if (!d || asprintf(&d->conf, "%s/dnsmasq.conf", dir) < 0 ||
-            asprintf(&d->pid_file, "%s/dnsmasq.pid", dir) < 0 ||
-            asprintf(&conf_arg, "--conf-file=%s", d->conf) < 0)
+        if (!d || !(d->program = strdup(o->program ? o->program : "dnsmasq")) ||
+            !(d->http_base = strdup(o->http_base)) ||
+            asprintf(&d->dir, "%s/dnsmasq", o->state_dir) < 0 ||
+            asprintf(&tftp, "%s/tftp", d->dir) < 0 ||
+            asprintf(&d->conf, "%s/dnsmasq.conf", d->dir) < 0 ||
+            asprintf(&d->conf_arg, "--conf-file=%s", d->conf) < 0 ||
+            asprintf(&d->pid_file, "%s/dnsmasq.pid", d->dir) < 0)
                 return log_oom();
-        r = lf_write_file_atomic(d->conf, text, strlen(text), 0644);
+        r = lf_dnsmasq_prepare_tftp(o->ipxe_dir ? o->ipxe_dir : LF_IPXE_DIR, tftp, &diag,
+                                    &d->uefi_file);
+        lf_diag_print(&diag);
+        lf_diag_clear(&diag);
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s: %m", d->conf);
-
+                return r == -ENOMEM ? log_oom()
+                                    : log_error_errno(r, "Cannot set up PXE files in %s.", tftp);
+        if (!(d->user = strdup(o->user ? o->user : pick_user(tftp))))
+                return log_oom();
+        r = render(d, m, &d->text);
+        if (r < 0)
+                return log_error_errno(r, "Cannot configure dnsmasq from %s.", m->file);
         /* A wrong configuration stops serve at once, with dnsmasq's own words. */
-        {
-                _cleanup_cmd_ lf_cmd *t = lf_cmd_new(program);
-                lf_cmd_result res = {};
-                if (!t || lf_cmd_add_args(t, "--test", conf_arg, NULL) < 0)
-                        return log_oom();
-                lf_cmd_set_timeout(t, 30 * 1000);
-                r = lf_cmd_run_ok(t, &res);
-                if (r < 0 && res.exit_status == 127 && !res.timed_out)
-                        log_error("%s: not found; install Debian's dnsmasq-base package.",
-                                  program);
-                else if (r < 0)
-                        log_error("dnsmasq refuses %s: %s%s", d->conf, res.err,
-                                  res.err_len ? "" : "(no message)");
-                lf_cmd_result_clear(&res);
-                if (r < 0)
-                        return r;
-        }
+        r = install_config(d, d->text);
+        if (r < 0)
+                return r;
 
-        stop_leftover(d->pid_file, conf_arg);
-        d->cmd = lf_cmd_new(program);
-        if (!d->cmd || lf_cmd_add_args(d->cmd, "--keep-in-foreground", conf_arg, NULL) < 0)
+        stop_leftover(d->pid_file, d->conf_arg);
+        d->cmd = lf_cmd_new(d->program);
+        if (!d->cmd || lf_cmd_add_args(d->cmd, "--keep-in-foreground", d->conf_arg, NULL) < 0)
                 return log_oom();
         lf_cmd_clear_env(d->cmd);
         d->backoff_s = BACKOFF_MIN_S;
         r = spawn(d);
         if (r < 0)
-                return log_error_errno(r, "Cannot start %s: %m", program);
+                return log_error_errno(r, "Cannot start %s: %m", d->program);
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+int lf_dnsmasq_reconfigure(lf_dnsmasq *d, const lf_manifest *m) {
+        _cleanup_free_ char *text = NULL;
+        int r = render(d, m, &text);
+
+        if (r < 0 || streq(text, d->text))
+                return r < 0 ? r : 0;
+        r = install_config(d, text);
+        if (r < 0)
+                return log_error_errno(r, "keeping dnsmasq as it runs.");
+        free(d->text);
+        d->text = TAKE_PTR(text);
+        log_info("the manifest changed the PXE service: restarting dnsmasq");
+        if (d->proc) {
+                lf_proc_stop(d->proc, 5000);
+                lf_proc_read(d->proc, forward_line, NULL);
+                lf_proc_free(d->proc);
+                d->proc = NULL;
+        }
+        d->backoff_s = BACKOFF_MIN_S;
+        d->restart_at = 0;
+        r = spawn(d);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start dnsmasq again: %m; next try in %us",
+                                d->backoff_s);
+                d->restart_at = now_s() + d->backoff_s;
+                return r;
+        }
+        return 1;
 }
 
 int lf_dnsmasq_fd(const lf_dnsmasq *d) {
@@ -443,15 +496,26 @@ void lf_dnsmasq_stop(lf_dnsmasq *d) {
                 lf_proc_free(d->proc);
         }
         lf_cmd_free(d->cmd);
+        free(d->program);
+        free(d->dir);
+        free(d->user);
+        free(d->http_base);
         free(d->conf);
+        free(d->conf_arg);
         free(d->pid_file);
+        free(d->text);
         free(d);
 }
 
 /* --- serve's subsystem --------------------------------------------------------------------- */
 
+typedef struct subsystem {
+        lf_appliance *app;
+        lf_dnsmasq *d;
+} subsystem;
+
 static int subsystem_start(lf_appliance *app, void **ret_data) {
-        lf_dnsmasq *d = NULL;
+        _cleanup_free_ subsystem *sub = NULL;
         int r;
 
         if (!app->dhcp) {
@@ -459,36 +523,58 @@ static int subsystem_start(lf_appliance *app, void **ret_data) {
                 *ret_data = NULL;
                 return 0;
         }
+        sub = calloc(1, sizeof(*sub));
+        if (!sub)
+                return log_oom();
+        sub->app = app;
         pthread_rwlock_rdlock(&app->lock);
         r = lf_dnsmasq_start(app->manifest,
                              &(lf_dnsmasq_options){.state_dir = app->state_dir,
                                                    .http_base = app->base_url},
-                             &d);
+                             &sub->d);
         pthread_rwlock_unlock(&app->lock);
         if (r < 0)
                 return r;
-        *ret_data = d;
+        *ret_data = TAKE_PTR(sub);
         return 0;
 }
 
 static int subsystem_fd(void *data) {
-        return data ? lf_dnsmasq_fd(data) : -1;
+        subsystem *sub = data;
+        return sub ? lf_dnsmasq_fd(sub->d) : -1;
 }
 
-static void subsystem_poll(void *data) {
-        if (data)
-                lf_dnsmasq_poll(data);
+static void subsystem_dispatch(void *data) {
+        subsystem *sub = data;
+        if (sub)
+                lf_dnsmasq_poll(sub->d);
+}
+
+/* Also follows a reloaded manifest (SIGHUP): rendering is cheap, dnsmasq restarts only when its
+ * file changes. */
+static void subsystem_tick(void *data) {
+        subsystem *sub = data;
+        if (!sub)
+                return;
+        lf_dnsmasq_poll(sub->d);
+        pthread_rwlock_rdlock(&sub->app->lock);
+        lf_dnsmasq_reconfigure(sub->d, sub->app->manifest);
+        pthread_rwlock_unlock(&sub->app->lock);
 }
 
 static void subsystem_stop(void *data) {
-        lf_dnsmasq_stop(data);
+        subsystem *sub = data;
+        if (!sub)
+                return;
+        lf_dnsmasq_stop(sub->d);
+        free(sub);
 }
 
 const lf_subsystem lf_subsystem_dnsmasq = {
         .name = "dnsmasq",
         .start = subsystem_start,
         .fd = subsystem_fd,
-        .dispatch = subsystem_poll,
-        .tick = subsystem_poll,
+        .dispatch = subsystem_dispatch,
+        .tick = subsystem_tick,
         .stop = subsystem_stop,
 };

@@ -59,11 +59,16 @@ int lf_dnsmasq_fd(const lf_dnsmasq *d);
 /* Forwards output, notices the end of dnsmasq and restarts it when its back-off is over. Call
  * it when the fd is readable and about once a second. */
 void lf_dnsmasq_poll(lf_dnsmasq *d);
-/* Restarts since the start (for tests and status). */
+/* Renders the configuration for m (a reloaded manifest) and, when it differs from the running
+ * one and dnsmasq accepts it, restarts dnsmasq with it: 1 restarted, 0 unchanged, negative errno
+ * (logged) when the new configuration was refused and the old one kept. */
+int lf_dnsmasq_reconfigure(lf_dnsmasq *d, const lf_manifest *m);
+/* Restarts after dnsmasq ended, since the start (for tests and status). */
 unsigned lf_dnsmasq_restarts(const lf_dnsmasq *d);
 /* Stops dnsmasq (SIGTERM, then SIGKILL after 5 s) and frees d. */
 void lf_dnsmasq_stop(lf_dnsmasq *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_dnsmasq *, lf_dnsmasq_stop);
 
-/* serve's "dnsmasq" subsystem: the above for the appliance (nothing with --no-dhcp). */
+/* serve's "dnsmasq" subsystem: the above for the appliance, following manifest reloads (nothing
+ * with --no-dhcp). */
 extern const lf_subsystem lf_subsystem_dnsmasq;

@@ -215,6 +215,18 @@ pxe pc bios --mac $MAC_FIXED --wait 5
 check_line "full: a node with a fixed address gets it" "^offer server=$APPL yiaddr=192.168.50.30 "
 pxe other bios --wait 3
 check_no_line "full: nothing answers on the appliance's other interface" "."
+
+# A reloaded manifest (SIGHUP) with another range restarts dnsmasq with it.
+write_manifest "$T_TMP/full.xml" 'dhcp="full" dhcp-range="192.168.50.230-192.168.50.240"'
+kill -HUP "$serve_pid"
+if lf_wait_for_line "$serve_log" 'the manifest changed the PXE service: restarting dnsmasq' 10 &&
+	lf_wait_for_line "$serve_log" 'dhcp: DHCP, IP range 192.168.50.230 -- 192.168.50.240' 10; then
+	pass "full: SIGHUP with a new range restarts dnsmasq with it"
+else
+	fail "full: SIGHUP with a new range restarts dnsmasq with it" "$(tail -n 10 "$serve_log")"
+fi
+pxe pc none --wait 5
+check_line "full: addresses come from the new range" "^offer server=$APPL yiaddr=192.168.50.2[34][0-9] "
 lf_netns_stop "$serve_pid" 15
 rc=$?
 if [ $rc -eq 0 ]; then pass "full: serve stops"; else fail "full: serve stops" "status $rc"; fi

@@ -436,3 +436,51 @@ TEST(supervision_leaves_other_processes_alone) {
         ASSERT_EQ(lf_proc_reap(other, &status), 0);
         ASSERT_TRUE(strstr(log, "left running") == NULL);
 }
+
+TEST(reconfigure_follows_a_changed_manifest) {
+        fixture f;
+        _cleanup_manifest_ lf_manifest *proxy = load("proxy"), *full = load("full"),
+                                       *bad = load("full");
+        lf_dnsmasq *d = NULL;
+        lf_dnsmasq_options o;
+        char conf_path[700];
+        size_t len;
+
+        fixture_init(&f, 0);
+        o = options_of(&f);
+        snprintf(conf_path, sizeof(conf_path), "%s/dnsmasq/dnsmasq.conf", f.state);
+        ASSERT_EQ(lf_dnsmasq_start(proxy, &o, &d), 0);
+        for (int i = 0; i < 100 && standin_pid(&f) == 0; i++)
+                poll(NULL, 0, 20);
+        pid_t first = standin_pid(&f);
+
+        /* The same manifest again (a reload that changed nothing of the appliance): no restart. */
+        int same = lf_dnsmasq_reconfigure(d, proxy);
+        /* Full DHCP now: a new file and a new dnsmasq. */
+        int changed = lf_dnsmasq_reconfigure(d, full);
+        for (int i = 0; i < 100 && standin_pid(&f) == first; i++)
+                poll(NULL, 0, 20);
+        pid_t second = standin_pid(&f);
+        _cleanup_free_ char *conf_full = NULL;
+        ASSERT_EQ(lf_read_file(conf_path, 1 << 20, NULL, &conf_full, &len), 0);
+        /* One dnsmasq refuses: the running one and its file stay. */
+        free(bad->name);
+        bad->name = strdup("bad-config");
+        int refused = lf_dnsmasq_reconfigure(d, bad);
+        _cleanup_free_ char *conf_after = NULL;
+        ASSERT_EQ(lf_read_file(conf_path, 1 << 20, NULL, &conf_after, &len), 0);
+        bool second_runs = kill(second, 0) == 0;
+        lf_dnsmasq_stop(d);
+        _cleanup_free_ char *log = fixture_log(&f);
+
+        ASSERT_EQ(same, 0);
+        ASSERT_EQ(changed, 1);
+        ASSERT_TRUE(first > 0 && second > 0 && second != first);
+        ASSERT_TRUE(kill(first, 0) < 0);
+        ASSERT_CONTAINS(conf_full, "dhcp-range=10.20.100.1,10.20.100.200,255.255.0.0\n");
+        ASSERT_TRUE(refused < 0);
+        ASSERT_STREQ(conf_after, conf_full);
+        ASSERT_TRUE(second_runs);
+        ASSERT_CONTAINS(log, "the manifest changed the PXE service: restarting dnsmasq");
+        ASSERT_CONTAINS(log, "dnsmasq: bad option at line 3");
+}
