@@ -22,7 +22,7 @@ static void image_usage(FILE *f) {
                 "numeric owners, modification times clamped to $SOURCE_DATE_EPOCH (when set),\n"
                 "extended attributes such as file capabilities kept. The same tree and\n"
                 "SOURCE_DATE_EPOCH always give the same bytes. Prints the image's name, size\n"
-                "and SHA-256 (the value for labforge.sha256=). --zstd-level: 1..19, default 15.\n");
+                "and SHA-256 (the value for labforge.sha256=). --zstd-level: 1..19, default 9.\n");
 }
 
 /* SOURCE_DATE_EPOCH as reproducible-builds.org defines it; -1 when unset. */

@@ -405,6 +405,7 @@ int lf_install_run(const lf_install_opts *o, lf_diag *diag, const char **ret_rea
         const lf_settings *s = o->settings;
         lf_settings assigned = {};
         _cleanup_progress_ lf_progress *p = NULL;
+        _cleanup_free_ char *text = NULL;
         appliance app = {.root = s->appliance};
         install in = {
                 .o = o,
@@ -449,7 +450,6 @@ int lf_install_run(const lf_install_opts *o, lf_diag *diag, const char **ret_rea
                                          LF_EXEC_CONFIGURE_STEPS);
         if ((r = make_plan(&in)) < 0)
                 goto out;
-        _cleanup_free_ char *text = NULL;
         if ((r = lf_plan_to_text(in.plan, &text)) < 0)
                 goto out;
         fputs(text, o->console);

@@ -24,7 +24,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
 
 #define IO_BUF_SIZE (1u << 20)
 #define XATTR_MAX_BYTES (64u * 1024)
-#define DEFAULT_ZSTD_LEVEL 15
+#define DEFAULT_ZSTD_LEVEL 9 /* 15 packs a role image 1% smaller in 10 times the time */
 
 /* The negative errno of libarchive's last error, -EIO when it has none. */
 static int archive_err(struct archive *a) {

@@ -23,7 +23,7 @@ typedef struct lf_tarball_pack_options {
         /* Modification times later than this (SOURCE_DATE_EPOCH) are clamped to it; < 0 keeps
          * them. Sub-second parts are always dropped. */
         int64_t clamp_mtime;
-        int zstd_level; /* 1..19; 0 for the default (15) */
+        int zstd_level; /* 1..19; 0 for the default (9) */
         /* zstd worker threads; 0: one per online CPU. zstd's output is the same for any number
          * of workers, so this does not change the bytes. */
         int threads;
