@@ -353,6 +353,36 @@ static int record_command(const char *const *argv, const char *input, size_t inp
         return 0;
 }
 
+/* Runs an install whose image is damaged: it must fail on the image with the command runner
+ * never called and the target still empty. Returns the console output. */
+static char *install_refused(const lf_settings *st, lf_fetch_mode mode, const char *target,
+                             lf_diag *diag) {
+        _cleanup_free_ char *inv =
+                strdup(lf_test_path("tests/fixtures/planner/kvm-one-disk.inventory.json"));
+        char *out = NULL;
+        size_t out_len = 0;
+        FILE *console = open_memstream(&out, &out_len);
+        lf_install_opts o = {.settings = st,
+                             .target = target,
+                             .inventory = inv,
+                             .fetch_mode = mode,
+                             .console = console};
+        unsigned commands = 0;
+        const char *reason = NULL;
+
+        lf_cmd_set_hook(record_command, &commands);
+        int r = lf_install_run(&o, diag, &reason);
+        lf_cmd_set_hook(NULL, NULL);
+        fclose(console);
+        ASSERT_EQ(r, -EBADMSG);
+        ASSERT_EQ(commands, 0);
+        ASSERT_TRUE(dir_is_empty(target));
+        ASSERT_CONTAINS(reason, "the disks were not touched");
+        ASSERT_CONTAINS(out, "labforge install plan for node kvm1");
+        ASSERT_CONTAINS(out, "Downloading and verifying the image");
+        return out;
+}
+
 TEST(a_changed_byte_is_refused_before_any_disk_write) {
         image im = image_make();
         _cleanup_free_ char *bad = image_corrupt(&im, 20u << 20);
@@ -389,31 +419,8 @@ TEST(a_changed_byte_is_refused_before_any_disk_write) {
                 ASSERT_EQ(lf_settings_set(&st, "sha256", im.sha, "--sha256"), 0);
                 lf_diag diag = {};
                 ASSERT_EQ(lf_settings_check(&st, &diag), 0);
-                _cleanup_free_ char *inv =
-                        strdup(lf_test_path("tests/fixtures/planner/kvm-one-disk.inventory.json"));
-                char *out = NULL;
-                size_t out_len = 0;
-                FILE *console = open_memstream(&out, &out_len);
-                lf_install_opts o = {.settings = &st,
-                                     .target = target,
-                                     .inventory = inv,
-                                     .fetch_mode = modes[i],
-                                     .console = console};
-                unsigned commands = 0;
-                const char *reason = NULL;
-
-                lf_cmd_set_hook(record_command, &commands);
-                int r = lf_install_run(&o, &diag, &reason);
-                lf_cmd_set_hook(NULL, NULL);
-                fclose(console);
-                ASSERT_EQ(r, -EBADMSG);
-                ASSERT_EQ(commands, 0);
-                ASSERT_TRUE(dir_is_empty(target));
-                ASSERT_CONTAINS(reason, "the disks were not touched");
-                ASSERT_CONTAINS(out, "labforge install plan for node kvm1");
-                ASSERT_CONTAINS(out, "Downloading and verifying the image");
+                _cleanup_free_ char *out = install_refused(&st, modes[i], target, &diag);
                 ASSERT_CONTAINS(diag.msgs[0], "SHA-256 is");
-                free(out);
                 lf_diag_clear(&diag);
                 lf_settings_clear(&st);
         }
@@ -523,28 +530,11 @@ TEST(appliance_mode_follows_the_node_api) {
         pthread_mutex_unlock(&s->lock);
 
         _cleanup_free_ char *target = fresh_dir("target");
-        _cleanup_free_ char *inv =
-                strdup(lf_test_path("tests/fixtures/planner/kvm-one-disk.inventory.json"));
         lf_settings st = {};
         lf_diag diag = {};
         ASSERT_EQ(lf_settings_set(&st, "appliance", root, "--appliance"), 0);
         ASSERT_EQ(lf_settings_check(&st, &diag), 0);
-        char *out = NULL;
-        size_t out_len = 0;
-        FILE *console = open_memstream(&out, &out_len);
-        lf_install_opts o = {
-                .settings = &st, .target = target, .inventory = inv, .console = console};
-        unsigned commands = 0;
-        const char *reason = NULL;
-
-        lf_cmd_set_hook(record_command, &commands);
-        int r = lf_install_run(&o, &diag, &reason);
-        lf_cmd_set_hook(NULL, NULL);
-        fclose(console);
-        ASSERT_EQ(r, -EBADMSG);
-        ASSERT_EQ(commands, 0);
-        ASSERT_TRUE(dir_is_empty(target));
-        ASSERT_CONTAINS(out, "labforge install plan for node kvm1");
+        _cleanup_free_ char *out = install_refused(&st, LF_FETCH_AUTO, target, &diag);
 
         /* Progress for each step with the token, then "failed" with the reason and the log. */
         pthread_mutex_lock(&s->lock);
@@ -579,7 +569,6 @@ TEST(appliance_mode_follows_the_node_api) {
         ASSERT_EQ(failed, 1);
         ASSERT_EQ(s->res[0].hits, 1); /* one assignment call: it hands out the token */
 
-        free(out);
         lf_diag_clear(&diag);
         lf_settings_clear(&st);
         server_stop(s);
