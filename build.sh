@@ -17,6 +17,7 @@ DEPS=(
 	busybox-static
 	clang
 	clang-format
+	corosync
 	cpio
 	curl
 	dnsmasq-base
@@ -32,15 +33,20 @@ DEPS=(
 	libarchive-dev
 	libblkid-dev
 	libclang-rt-14-dev
+	libcmap-dev
+	libcorosync-common-dev
+	libcpg-dev
 	libcurl4-openssl-dev
 	libjson-c-dev
 	libmicrohttpd-dev
+	libquorum-dev
 	libsqlite3-dev
 	libssl-dev
 	libvirt-clients
 	libvirt-daemon
 	libvirt-daemon-driver-qemu
 	libvirt-dev
+	libvotequorum-dev
 	libxml2-dev
 	libxml2-utils
 	lvm2

@@ -22,6 +22,7 @@ static const struct {
         {"logs", verb_logs, "print a node's events and why its install failed"},
         {"forget", verb_forget, "forget a PC that is not in the manifest"},
         {"image", verb_image, "pack a role's root file system into an installable image"},
+        {"status", verb_status, "ask labforged how the cluster stands: quorum, leader, hosts, VMs"},
 };
 
 static void usage(FILE *f) {

@@ -15,3 +15,4 @@ int verb_assign(int argc, char **argv);
 int verb_rebuild(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_forget(int argc, char **argv);
+int verb_status(int argc, char **argv);

@@ -81,7 +81,7 @@ int lf_corosync_conf(const lf_manifest *m, const lf_node *self, const lf_node_co
 
 /* --- the leader rule --- */
 
-static const lf_node *node_by_id(const lf_manifest *m, uint32_t id) {
+const lf_node *lf_node_by_id(const lf_manifest *m, uint32_t id) {
         /* Ids are manifest positions (1-based), but do not rely on it. */
         if (id >= 1 && id <= m->n_nodes && m->nodes[id - 1].nodeid == id)
                 return &m->nodes[id - 1];
@@ -95,7 +95,7 @@ int lf_leader_pick(const lf_manifest *m, const uint32_t *members, size_t n, uint
         const lf_node *best = NULL;
 
         for (size_t i = 0; i < n; i++) {
-                const lf_node *node = node_by_id(m, members[i]);
+                const lf_node *node = lf_node_by_id(m, members[i]);
                 if (!node)
                         continue;
                 bool login = node->roles & LF_ROLE_LOGIN;
@@ -196,6 +196,15 @@ static lf_corosync *context_of_cpg(cpg_handle_t h) {
         return ctx;
 }
 
+/* The quorate flag is asked again on every membership callback: the callbacks of one change
+ * come in no fixed order, and CPG may report the partition before the quorum notification
+ * says it lost quorum, while votequorum already knows. */
+static void refresh_quorate(lf_corosync *c) {
+        int quorate = 0;
+        if (quorum_getquorate(c->quorum, &quorate) == CS_OK)
+                c->quorate = quorate;
+}
+
 static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid,
                        void *msg, size_t len) {
         lf_corosync *c = context_of_cpg(h);
@@ -238,6 +247,7 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
         for (size_t i = 0; i < n_left; i++)
                 log_info("CPG: node %u left group " LF_COROSYNC_GROUP " (reason %u)",
                          left[i].nodeid, left[i].reason);
+        refresh_quorate(c);
         changed(c);
 }
 
@@ -248,11 +258,21 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, ui
 
         quorum_context_get(h, &ctx);
         c = (lf_corosync *)ctx;
-        if (!c || c->quorate == !!quorate)
+        if (!c)
                 return;
+        log_debug("Quorum notification: ring %llu, %s, %u nodes.", (unsigned long long)ring_seq,
+                  quorate ? "quorate" : "not quorate", n_view);
         c->quorate = quorate;
-        log_info("Quorum %s (%u nodes in the cluster membership).", quorate ? "gained" : "lost",
-                 n_view);
+        changed(c);
+}
+
+static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *ids) {
+        lf_corosync *c = context_of_cpg(h);
+
+        if (!c)
+                return;
+        log_debug("Totem membership: ring %llu, %u nodes.", (unsigned long long)ring.seq, n);
+        refresh_quorate(c);
         changed(c);
 }
 
@@ -305,38 +325,42 @@ static int check_running(lf_corosync *c) {
 }
 
 static int connect_now(lf_corosync *c) {
-        cpg_callbacks_t cpg_cb = {.cpg_deliver_fn = on_deliver, .cpg_confchg_fn = on_confchg};
+        cpg_model_v1_data_t model = {
+                .model = CPG_MODEL_V1,
+                .cpg_deliver_fn = on_deliver,
+                .cpg_confchg_fn = on_confchg,
+                .cpg_totem_confchg_fn = on_totem,
+                .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
+        };
         quorum_callbacks_t q_cb = {.quorum_notify_fn = on_quorum};
         struct cpg_name group = {.length = strlen(LF_COROSYNC_GROUP)};
         uint32_t qtype = 0;
-        int quorate = 0, r;
+        int r;
 
         r = check_running(c);
         if (r < 0)
                 return r;
-        if (cpg_initialize(&c->cpg, &cpg_cb) != CS_OK)
+        if (cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c) != CS_OK)
                 return -EAGAIN;
         if (quorum_initialize(&c->quorum, &q_cb, &qtype) != CS_OK) {
                 cpg_finalize(c->cpg);
                 return -EAGAIN;
         }
         memcpy(group.value, LF_COROSYNC_GROUP, group.length);
-        cpg_context_set(c->cpg, c);
         quorum_context_set(c->quorum, c);
         if (cpg_join(c->cpg, &group) != CS_OK || cpg_fd_get(c->cpg, &c->cpg_fd) != CS_OK ||
             quorum_fd_get(c->quorum, &c->quorum_fd) != CS_OK ||
-            quorum_getquorate(c->quorum, &quorate) != CS_OK ||
-            quorum_trackstart(c->quorum, CS_TRACK_CHANGES) != CS_OK) {
+            quorum_trackstart(c->quorum, CS_TRACK_CURRENT | CS_TRACK_CHANGES) != CS_OK) {
                 cpg_finalize(c->cpg);
                 quorum_finalize(c->quorum);
                 return -EAGAIN;
         }
         c->connected = true;
-        c->quorate = quorate;
+        refresh_quorate(c);
         c->waiting_said = false;
-        log_info("Connected to corosync (cluster %s, node %u, %s); joined CPG "
-                 "group " LF_COROSYNC_GROUP ".",
-                 c->cluster_name, c->nodeid, quorate ? "quorate" : "not quorate");
+        log_info("Connected to corosync (cluster %s, node %u); joined CPG group " LF_COROSYNC_GROUP
+                 ".",
+                 c->cluster_name, c->nodeid);
         changed(c);
         return 0;
 }

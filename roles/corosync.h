@@ -30,6 +30,9 @@ int lf_corosync_conf(const lf_manifest *m, const lf_node *self, const lf_node_co
  * leader that acts; the caller checks quorum. */
 int lf_leader_pick(const lf_manifest *m, const uint32_t *members, size_t n, uint32_t *ret);
 
+/* The manifest node with this corosync node id, or NULL. */
+const lf_node *lf_node_by_id(const lf_manifest *m, uint32_t id);
+
 typedef struct lf_corosync lf_corosync;
 
 typedef struct lf_corosync_callbacks {
@@ -62,6 +65,9 @@ int lf_corosync_tick(lf_corosync *c);
 size_t lf_corosync_fds(const lf_corosync *c, int fds[static 3]);
 
 bool lf_corosync_connected(const lf_corosync *c);
+/* Whether votequorum says this partition is quorate, as of the last callback (each membership
+ * callback asks it again). Membership callbacks of one change come in no fixed order, so a
+ * caller acts on quorum only once it held for a while (the daemon's settle time). */
 bool lf_corosync_quorate(const lf_corosync *c);
 /* The node ids of the group's members (one per node, sorted), valid until the next tick. */
 const uint32_t *lf_corosync_members(const lf_corosync *c, size_t *ret_n);

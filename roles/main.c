@@ -1,0 +1,58 @@
+/* labforged: the role daemon of every installed node. Thin: parses the options and runs the
+ * daemon with the subsystems this build has. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* The parts that act on the machine (libvirt driver, storage runtime, power) join this table
+ * as they are written. */
+static const lf_role_subsystem *const subsystems[] = {NULL};
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: labforged [--config DIR] [--state-dir DIR] [--verbose]\n\n"
+                   "The labforge role daemon: reads DIR/node.conf (default /etc/labforge) and\n"
+                   "the lab manifest it names, writes corosync.conf, starts corosync when it\n"
+                   "does not run, and takes part in the cluster: reports this node, follows\n"
+                   "the leader, or schedules as the leader. Its admin socket is\n"
+                   "STATE-DIR/labforge.sock (default /var/lib/labforge, or\n"
+                   "$LABFORGE_STATE_DIR), which 'labforge status' asks.\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        lf_daemon_options o = {.subsystems = subsystems, .n_subsystems = 0};
+        int c;
+
+        lf_log_set_program("labforged");
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        o.config_dir = optarg;
+                        break;
+                case 's':
+                        o.state_dir = optarg;
+                        break;
+                case 'v':
+                        lf_log_set_level(LF_LOG_DEBUG);
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        if (optind < argc) {
+                log_error("unexpected argument '%s'; see 'labforged --help'.", argv[optind]);
+                return 2;
+        }
+        return lf_daemon_run(&o);
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# labforged with real corosync (root): three nodes, each in its own network namespace (veth to a
+# bridge in a fourth, "switch" namespace), mount namespace (its own /etc/corosync, /run,
+# /var/lib/corosync, /var/log/corosync, /dev/shm) and PID namespace (killing its labforged
+# kills its corosync too). Each labforged writes corosync.conf and starts corosync itself.
+# Asserted through `labforge status --format json` and the daemons' logs: all quorate with the
+# login node as leader; the leader killed -> the lowest remaining node id leads (2 of 3 are
+# quorate) and marks the dead node failed; the node back -> it leads again; one node cut off
+# (its veth down) -> it says "quorate": false, has no leader and acts no more, while the other
+# two stay quorate and mark it failed. Every address lives in namespaces this test creates;
+# the trap tears everything down.
+. "$(dirname "$0")/../lib.sh"
+LABFORGED=$LF_BUILD/bin/labforged
+WAIT=60 # seconds for the cluster to settle after each step
+
+if [ "$(id -u)" -ne 0 ] || ! command -v corosync >/dev/null || ! command -v ip >/dev/null ||
+	! command -v unshare >/dev/null; then
+	echo "SKIP: needs root, corosync, ip and unshare"
+	exit 77
+fi
+[ -x "$LABFORGED" ] || { fail "labforged built" "no $LABFORGED"; finish; exit 1; }
+
+id=$$
+sw=lfc${id}sw
+ns() { echo "lfc${id}n$1"; }
+declare -A init_pid
+
+cleanup() {
+	local i p
+	for i in 1 2 3; do
+		p=${init_pid[$i]:-}
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+	done
+	for i in 1 2 3; do
+		p=${init_pid[$i]:-}
+		[ -z "$p" ] && continue
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for i in 1 2 3; do ip netns del "$(ns $i)" 2>/dev/null; done
+	ip netns del "$sw" 2>/dev/null
+	# LF_KEEP_LOGS=DIR keeps the nodes' logs, configuration and state for a look afterwards.
+	[ -n "${LF_KEEP_LOGS:-}" ] && cp -r "$T_TMP" "$LF_KEEP_LOGS"
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+# --- the network: a bridge in the switch namespace, one veth per node ---
+ip netns add "$sw" || { fail "create network namespaces"; finish; exit 1; }
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 up
+for i in 1 2 3; do
+	n=$(ns $i)
+	ip netns add "$n"
+	ip -n "$n" link set lo up
+	ip link add "lfc${id}v$i" type veth peer name "lfc${id}p$i"
+	ip link set "lfc${id}v$i" netns "$n"
+	ip link set "lfc${id}p$i" netns "$sw"
+	ip -n "$n" link set "lfc${id}v$i" name eth0
+	ip -n "$n" addr add "10.213.0.1$i/24" dev eth0
+	ip -n "$n" link set eth0 up
+	ip -n "$sw" link set "lfc${id}p$i" master br0
+	ip -n "$sw" link set "lfc${id}p$i" up
+done
+
+# --- the lab: node2 is the login node (the leader by preference, not by lowest id) ---
+cat >"$T_TMP/lab.xml" <<'EOF'
+<lab name="lfc-test">
+  <appliance interface="eth0" address="10.213.0.1/24"/>
+  <network><management subnet="10.213.0.0/24"/></network>
+  <node name="node1" role="kvm" mac="52:54:00:21:30:01" address="10.213.0.11"/>
+  <node name="node2" role="login" mac="52:54:00:21:30:02" address="10.213.0.12"/>
+  <node name="node3" role="kvm+storage" mac="52:54:00:21:30:03" address="10.213.0.13"/>
+</lab>
+EOF
+head -c 256 /dev/urandom >"$T_TMP/authkey"
+for i in 1 2 3; do
+	d=$T_TMP/n$i
+	mkdir -p "$d"/{etc,run,lib,log,state,conf}
+	install -m 0400 "$T_TMP/authkey" "$d/etc/authkey"
+	cat >"$d/conf/node.conf" <<EOF
+# written by tests/integration/cluster-corosync.sh
+node = node$i
+nodeid = $i
+manifest = $T_TMP/lab.xml
+libvirt_uri = test:///default
+corosync_conf = /etc/corosync/corosync.conf
+authkey = /etc/corosync/authkey
+bind_address = 10.213.0.1$i
+EOF
+done
+
+start() {
+	local i=$1 d=$T_TMP/n$1 upid
+	ip netns exec "$(ns $i)" unshare -m -p -f --mount-proc sh -c '
+		set -e
+		mount --bind "$1/etc" /etc/corosync
+		mount --bind "$1/run" /run
+		mount --bind "$1/lib" /var/lib/corosync
+		mount --bind "$1/log" /var/log/corosync
+		mount -t tmpfs tmpfs /dev/shm
+		exec "$2" --config "$1/conf" --state-dir "$1/state"' sh "$d" "$LABFORGED" \
+		>>"$d/labforged.log" 2>&1 &
+	upid=$!
+	# The namespace's init (labforged) is unshare's child.
+	for _ in $(seq 50); do
+		init_pid[$i]=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null | awk '{print $1}')
+		[ -n "${init_pid[$i]}" ] && break
+		sleep 0.1
+	done
+}
+
+status() { "$LABFORGE" status --state-dir "$T_TMP/n$1/state" --format json 2>/dev/null; }
+
+# wait_for NAME JQ-FILTER NODE...: passes once the filter holds for the status of every node.
+wait_for() {
+	local name=$1 filter=$2 ok i
+	shift 2
+	for _ in $(seq $((WAIT * 2))); do
+		ok=1
+		for i in "$@"; do
+			status "$i" | jq -e "$filter" >/dev/null 2>&1 || { ok=0; break; }
+		done
+		[ "$ok" = 1 ] && { pass "$name"; return 0; }
+		sleep 0.5
+	done
+	local dump=()
+	for i in "$@"; do dump+=("node$i: $(status "$i" | jq -c . 2>&1)"); done
+	dump+=("$(tail -n 15 "$T_TMP/n$i/labforged.log")")
+	fail "$name" "${dump[@]}"
+	return 1
+}
+
+host_state() { echo "(.hosts[] | select(.name == \"$1\") | .state) == \"$2\""; }
+
+# --- the cluster forms ---
+for i in 1 2 3; do start $i; done
+wait_for "all three quorate, login node2 leads" \
+	'.quorate == true and .leader == "node2"' 1 2 3
+wait_for "every node sees every host up" \
+	"$(host_state node1 up) and $(host_state node2 up) and $(host_state node3 up)" 1 2 3
+status 1 >"$T_TMP/s1.json"
+jq -e 'keys_unsorted == ["node","quorate","leader","mode","next_action","hosts","vms"] and
+	.node == "node1" and (.hosts | map(.name)) == ["node1","node2","node3"] and
+	(.hosts[] | select(.name == "node3") | .role) == "kvm+storage" and .vms == []' \
+	"$T_TMP/s1.json" >/dev/null && pass "status json shape" || fail "status json shape" \
+	"$(cat "$T_TMP/s1.json")"
+grep -q "corosync -f -c /etc/corosync/corosync.conf" "$T_TMP/n1/labforged.log" &&
+	pass "labforged started corosync" || fail "labforged started corosync"
+grep -q "ring0_addr: 10.213.0.13" "$T_TMP/n1/etc/corosync.conf" &&
+	grep -q "crypto_cipher: aes256" "$T_TMP/n1/etc/corosync.conf" &&
+	pass "corosync.conf written from the manifest" || fail "corosync.conf written"
+expect "text status" 0 -- "$LABFORGE" status --state-dir "$T_TMP/n3/state"
+grep -q "node node3: quorate, leader node2" "$T_OUT" && pass "text names quorum and leader" ||
+	fail "text names quorum and leader" "$(cat "$T_OUT")"
+
+# --- the leader dies (labforged and corosync: its whole PID namespace) ---
+kill -KILL "${init_pid[2]}"
+wait_for "after the leader died: node1 leads, 2 of 3 quorate" \
+	'.quorate == true and .leader == "node1"' 1 3
+wait_for "the dead node is failed" "$(host_state node2 failed)" 1 3
+
+# --- it comes back (its corosync is started again by its labforged) ---
+start 2
+wait_for "node2 back: it leads again" '.quorate == true and .leader == "node2"' 1 2 3
+wait_for "node2 up again everywhere" "$(host_state node2 up)" 1 2 3
+
+# --- node3 is cut off ---
+cut_line=$(wc -l <"$T_TMP/n3/labforged.log")
+ip -n "$(ns 3)" link set eth0 down
+wait_for "the cut-off node has no quorum and no leader" \
+	'.quorate == false and .leader == null' 3
+wait_for "the other two stay quorate under node2" '.quorate == true and .leader == "node2"' 1 2
+wait_for "the majority marks node3 failed" "$(host_state node3 failed)" 1 2
+# What the minority shows is what it last knew: it marked nobody failed (it takes no action).
+status 3 >"$T_TMP/s3.json"
+jq -e '[.hosts[].state] == ["up","up","up"]' "$T_TMP/s3.json" >/dev/null &&
+	pass "the minority changed nothing" || fail "the minority changed nothing" \
+	"$(cat "$T_TMP/s3.json")"
+after=$(tail -n +"$((cut_line + 1))" "$T_TMP/n3/labforged.log")
+grep -q "No quorum: this node takes no cluster action" <<<"$after" &&
+	pass "the minority says it takes no action" ||
+	fail "the minority says it takes no action" "$(tail -n 20 <<<"$after")"
+! grep -qE "This node is the leader|Scheduler plan" <<<"$after" &&
+	pass "the minority never acts as leader" ||
+	fail "the minority never acts as leader" "$(grep -E -B5 -A5 "This node is the leader|Scheduler plan" <<<"$after")"
+
+# --- bad input to the CLI changes nothing ---
+expect "unknown format" 2 "--format must be json or text" -- \
+	"$LABFORGE" status --state-dir "$T_TMP/n1/state" --format yaml
+expect "no daemon there" 1 "no labforged answers" -- \
+	"$LABFORGE" status --state-dir "$T_TMP/nowhere"
+expect "config dir without node.conf" 2 "node.conf: cannot open" -- \
+	"$LABFORGED" --config "$T_TMP/nowhere" --state-dir "$T_TMP/x"
+
+finish
