@@ -195,6 +195,7 @@ typedef struct install {
         char *manifest_copy; /* a fetched manifest, saved for lf_exec_configure_target */
         lf_plan *plan;
         unsigned nodeid;    /* from the assignment; 0: the manifest's */
+        appliance *app;     /* appliance mode, once the assignment gave the token */
         const char *reason; /* for the closing line, when something fails */
 } install;
 
@@ -250,6 +251,19 @@ static int load_manifest(install *in) {
         return 0;
 }
 
+/* Appliance mode: what the probe found, for the appliance's records (docs/api.md: POST
+ * inventory with the token). The install does not depend on it. */
+static void upload_inventory(appliance *a, const lf_inventory *inv) {
+        _cleanup_json_ json_object *j = NULL;
+        lf_diag diag = {};
+        if (lf_inventory_to_json(inv, &j) < 0)
+                return;
+        if (api_post(a, "inventory", j, &diag) < 0)
+                log_warning("cannot send the inventory to the appliance (%s); going on",
+                            diag.n ? diag.msgs[0] : "out of memory");
+        lf_diag_clear(&diag);
+}
+
 /* Steps 1-3: the plan, from the settings; -EINVAL for every problem with the input. */
 static int make_plan(install *in) {
         const lf_settings *s = in->s;
@@ -278,6 +292,8 @@ static int make_plan(install *in) {
                          in->o->inventory ? " (from the inventory file)" : "");
         if ((r = load_inventory(in, &inv)) < 0)
                 return r;
+        if (in->app)
+                upload_inventory(in->app, inv);
         lf_progress_step(in->p, "Planning node %s", s->node);
         return lf_plan_build(in->manifest, s->node, inv, in->diag, &in->plan);
 }
@@ -444,6 +460,7 @@ int lf_install_run(const lf_install_opts *o, lf_diag *diag, const char **ret_rea
                 in.s = &assigned;
                 in.token = app.token;
                 in.nodeid = app.nodeid;
+                in.app = &app;
         }
         unsigned before = s->appliance ? 1 : 0, planning = in.s->plan ? 1 : 3;
         lf_progress_set_total(p, before + planning + 2 + LF_EXEC_PREPARE_STEPS +

@@ -536,9 +536,10 @@ TEST(appliance_mode_follows_the_node_api) {
         ASSERT_EQ(lf_settings_check(&st, &diag), 0);
         _cleanup_free_ char *out = install_refused(&st, LF_FETCH_AUTO, target, &diag);
 
-        /* Progress for each step with the token, then "failed" with the reason and the log. */
+        /* The inventory and progress for each step with the token, then "failed" with the
+         * reason and the log. */
         pthread_mutex_lock(&s->lock);
-        size_t progress = 0, failed = 0;
+        size_t progress = 0, failed = 0, inventory = 0;
         char want_auth[100];
         snprintf(want_auth, sizeof(want_auth), "Bearer %s", tok);
         for (size_t i = 0; i < s->n_posts; i++) {
@@ -552,7 +553,10 @@ TEST(appliance_mode_follows_the_node_api) {
                 ASSERT_EQ(lf_json_parse(&ctx, s->posts[i] + body_at, strlen(s->posts[i] + body_at),
                                         &j),
                           0);
-                if (strstr(path, "/progress")) {
+                if (strstr(path, "/inventory")) {
+                        inventory++;
+                        ASSERT_TRUE(json_object_object_get_ex(j, "disks", NULL));
+                } else if (strstr(path, "/progress")) {
                         progress++;
                         ASSERT_TRUE(json_object_object_get_ex(j, "step", NULL));
                         ASSERT_TRUE(json_object_object_get_ex(j, "percent", NULL));
@@ -567,6 +571,7 @@ TEST(appliance_mode_follows_the_node_api) {
         pthread_mutex_unlock(&s->lock);
         ASSERT_TRUE(progress >= 5); /* assignment, manifest, probe, plan, download (+ bytes) */
         ASSERT_EQ(failed, 1);
+        ASSERT_EQ(inventory, 1);
         ASSERT_EQ(s->res[0].hits, 1); /* one assignment call: it hands out the token */
 
         lf_diag_clear(&diag);
