@@ -8,6 +8,7 @@
 #   lf_qemu_disk vm hdd 2G lf-hdd0      # rotation_rate=7200
 #   lf_qemu_disk vm virtio 1G lf-boot   # virtio-blk
 #   lf_qemu_nic vm virtio-net-pci 52:54:00:00:00:01    # qemu user networking (DHCP, no host net)
+#   lf_qemu_nic_tap vm e1000 52:54:00:00:00:02 tap0    # on a tap device, PXE first in boot order
 #   lf_qemu_fw_cfg vm opt/labforge/script FILE          # file readable inside the guest
 #   lf_qemu_kernel vm VMLINUZ INITRD "APPEND LINE"      # direct kernel boot
 #   lf_qemu_start vm
@@ -84,6 +85,15 @@ lf_qemu_disk_file() { # VM N: the file behind the Nth disk
 lf_qemu_nic() { # VM MODEL MAC
 	local vm=$1 n=${_lfq_nics[$1]}
 	_lfq_args[$vm]+=" -netdev user,id=n$n -device $2,netdev=n$n,mac=$3"
+	_lfq_nics[$vm]=$((n + 1))
+}
+
+# A NIC on an existing tap device (see tests/lib-netns.sh), first in the boot order: with no
+# kernel given, the guest PXE-boots through the NIC's iPXE ROM (Debian's ipxe-qemu).
+lf_qemu_nic_tap() { # VM MODEL MAC TAP
+	local vm=$1 n=${_lfq_nics[$1]}
+	_lfq_args[$vm]+=" -netdev tap,id=n$n,ifname=$4,script=no,downscript=no"
+	_lfq_args[$vm]+=" -device $2,netdev=n$n,mac=$3,bootindex=$((n + 1))"
 	_lfq_nics[$vm]=$((n + 1))
 }
 
