@@ -273,9 +273,14 @@ static void on_deliver(void *userdata, uint32_t nodeid, const void *buf, size_t 
                         d->membership_pending = d->publish_pending = true;
                 break;
         case LF_MSG_STATE:
-                /* Only the view of the leader this node agrees on counts. */
-                if (!d->quorate || d->is_leader || nodeid != d->leader_id) {
-                        log_debug("Ignored a state message of %s (not the leader here).", m->node);
+                /* Only the view of the leader this node agrees on counts (the leader hears
+                 * its own too). */
+                if (nodeid == d->self->nodeid)
+                        break;
+                if (!d->quorate || nodeid != d->leader_id) {
+                        log_info("Ignored the state message of %s: %s%s.", m->node,
+                                 d->quorate ? "the leader here is " : "this node has no quorum",
+                                 d->quorate ? node_name(d, d->leader_id) : "");
                         break;
                 }
                 if ((r = lf_cluster_apply_state(d->cluster, m)) < 0)

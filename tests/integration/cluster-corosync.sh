@@ -4,7 +4,9 @@
 # /var/lib/corosync, /var/log/corosync, /dev/shm) and PID namespace (killing its labforged
 # kills its corosync too). Each labforged writes corosync.conf and starts corosync itself.
 # Asserted through `labforge status --format json` and the daemons' logs: all quorate with the
-# login node as leader; the leader killed -> the lowest remaining node id leads (2 of 3 are
+# login node as leader; bad CPG messages (cpg-send.c, compiled here, sends them from a node's
+# namespace) dropped with their reason and no change; the leader killed -> the lowest
+# remaining node id leads (2 of 3 are
 # quorate) and marks the dead node failed; the node back -> it leads again; one node cut off
 # (its veth down) -> it says "quorate": false, has no leader and acts no more, while the other
 # two stay quorate and mark it failed. Every address lives in namespaces this test creates;
@@ -154,6 +156,51 @@ grep -q "ring0_addr: 10.213.0.13" "$T_TMP/n1/etc/corosync.conf" &&
 expect "text status" 0 -- "$LABFORGE" status --state-dir "$T_TMP/n3/state"
 grep -q "node node3: quorate, leader node2" "$T_OUT" && pass "text names quorum and leader" ||
 	fail "text names quorum and leader" "$(cat "$T_OUT")"
+
+# --- bad messages from a peer: each dropped with its reason, nothing changes ---
+# frame TYPE VERSION JSON: a message with a header announcing the JSON's length.
+frame() { perl -e 'print "LFCM", pack("CCnN", $ARGV[1], $ARGV[0], 0, length $ARGV[2]), $ARGV[2]' "$@"; }
+report='"seq":1,"time":1,"maintenance":false,"mem_mb":1000,"mem_available_mb":10,"vms":[]'
+m=$T_TMP/msg
+mkdir -p "$m"
+printf 'hello, this is no labforge message' >"$m/1-garbage"
+frame 1 2 '{}' >"$m/2-version"
+perl -e 'print "LFCM", pack("CCnN", 1, 1, 0, 1200000), " " x 1200000' >"$m/3-oversized"
+frame 1 1 "{\"node\":\"node3\",\"cpus\":2,$report}" >"$m/4-spoofed"
+frame 1 1 "{\"node\":\"node1\",\"cpus\":0,$report}" >"$m/5-bad-field"
+# A state that is well formed but not from the leader (node2): ignored.
+frame 2 1 '{"node":"node1","seq":9,"time":1,"mode":"energy","next_action":"evil",
+  "hosts":[{"name":"node1","state":"up"},{"name":"node3","state":"failed"}],"last_run":{},
+  "vms":[{"name":"evil",
+  "host":"node1","state":"running","vcpus":1,"mem_mb":1,"pinned":false,
+  "last_migrated":null}]}' >"$m/6-state-not-leader"
+# From the leader's node, but malformed: refused.
+frame 2 1 '{"node":"node2","seq":9,"time":1,"mode":"energy","next_action":"evil","x":1,
+  "hosts":[{"name":"node3","state":"failed"}],"last_run":{},"vms":[]}' >"$m/7-state-bad"
+if cc -O2 -o "$T_TMP/cpg-send" "$LF_TOP/tests/integration/cpg-send.c" -lcpg &&
+	nsenter -t "${init_pid[1]}" -n -m "$T_TMP/cpg-send" "$m"/[1-6]-* &&
+	nsenter -t "${init_pid[2]}" -n -m "$T_TMP/cpg-send" "$m/7-state-bad"; then
+	pass "bad messages sent"
+else
+	fail "bad messages sent"
+fi
+for want in 'node 1: not a labforge message (no "LFCM" magic)' \
+	'node 1: message format version 2, but this labforged speaks version 1' \
+	'node 1: payload larger than the 1048576 bytes allowed' \
+	"node 1: it names the sender 'node3', but node 1 is 'node1'" \
+	'node 1: cpus: 0 is out of range' \
+	'node 2: x: unknown key'; do
+	for _ in $(seq 20); do grep -qF "Dropped: CPG message from $want" "$T_TMP/n3/labforged.log" &&
+		break; sleep 0.5; done
+	grep -qF "Dropped: CPG message from $want" "$T_TMP/n3/labforged.log" &&
+		pass "dropped: $want" || fail "dropped: $want" "$(grep Dropped "$T_TMP/n3/labforged.log")"
+done
+grep -qF "Ignored the state message of node1: the leader here is node2." \
+	"$T_TMP/n3/labforged.log" && pass "a state message not from the leader is ignored" ||
+	fail "a state message not from the leader is ignored"
+wait_for "bad messages changed nothing" \
+	"$(host_state node3 up) and .vms == [] and .next_action != \"evil\" and .leader == \"node2\"" \
+	1 3
 
 # --- the leader dies (labforged and corosync: its whole PID namespace) ---
 kill -KILL "${init_pid[2]}"
