@@ -6,10 +6,9 @@
 # Asserted through `labforge status --format json` and the daemons' logs: all quorate with the
 # login node as leader; bad CPG messages (cpg-send.c, compiled here, sends them from a node's
 # namespace) dropped with their reason and no change; the leader killed -> the lowest
-# remaining node id leads (2 of 3 are
-# quorate) and marks the dead node failed; the node back -> it leads again; one node cut off
-# (its veth down) -> it says "quorate": false, has no leader and acts no more, while the other
-# two stay quorate and mark it failed. Every address lives in namespaces this test creates;
+# remaining node id leads (2 of 3 are quorate) and marks the dead node failed; the node back
+# -> it leads again; one node cut off (its veth down) -> it says "quorate": false, has no
+# leader and acts no more, while the other two stay quorate and mark it failed. Every address lives in namespaces this test creates;
 # the trap tears everything down.
 . "$(dirname "$0")/../lib.sh"
 LABFORGED=$LF_BUILD/bin/labforged
