@@ -461,44 +461,69 @@ static int snapshot_hosts(lf_cluster *c, lf_snapshot *s, int64_t now) {
         return 0;
 }
 
-static int snapshot_vms(lf_cluster *c, lf_snapshot *s, int64_t now) {
+/* Calls fn for every VM, by name. */
+static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(c, &st,
-                        "SELECT name, host, vcpus, mem_mb, pinned, last_migrated FROM vms "
+                        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated FROM vms "
                         "ORDER BY name",
                         "");
         if (r < 0)
                 return r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *host = (const char *)sqlite3_column_text(st, 1);
-                lf_sched_vm v = {
-                        .name = (char *)sqlite3_column_text(st, 0),
-                        .host = -1,
-                        .vcpus = sqlite3_column_int64(st, 2),
-                        .mem_mb = sqlite3_column_int64(st, 3),
-                        .pinned = sqlite3_column_int(st, 4),
-                        .last_migrated = sqlite3_column_type(st, 5) == SQLITE_NULL
+                lf_msg_vm v = {
+                        .vcpus = sqlite3_column_int64(st, 3),
+                        .mem_mb = sqlite3_column_int64(st, 4),
+                        .cpu_cores = -1,
+                        .pinned = sqlite3_column_int(st, 5),
+                        .last_migrated = sqlite3_column_type(st, 6) == SQLITE_NULL
                                                  ? LF_TIME_NONE
-                                                 : sqlite3_column_int64(st, 5),
+                                                 : sqlite3_column_int64(st, 6),
                 };
-                if (host) {
-                        for (size_t i = 0; i < s->n_hosts && v.host < 0; i++)
-                                if (streq(s->hosts[i].name, host))
-                                        v.host = (int)i;
-                        if (v.host < 0) {
-                                log_warning("VM %s runs on %s, which is no VM host of the "
-                                            "manifest; the scheduler leaves it out.",
-                                            v.name, host);
-                                continue;
-                        }
-                }
-                int k = lf_cluster_vm_cores(c, v.name, now, &v.cpu_cores);
+                snprintf(v.name, sizeof(v.name), "%s", sqlite3_column_text(st, 0));
+                snprintf(v.host, sizeof(v.host), "%s", host ? host : "");
+                lf_vm_state_from_string((const char *)sqlite3_column_text(st, 2), &v.state);
+                int k = fn(ud, &v);
                 if (k < 0)
-                        return k;
-                if ((k = lf_snapshot_add_vm(s, &v)) < 0)
                         return k;
         }
         return r == SQLITE_DONE ? 0 : db_error(c, "cannot read VMs");
+}
+
+typedef struct snapshot_ctx {
+        lf_cluster *c;
+        lf_snapshot *s;
+        int64_t now;
+} snapshot_ctx;
+
+static int add_vm_to_snapshot(void *ud, const lf_msg_vm *m) {
+        snapshot_ctx *x = ud;
+        lf_sched_vm v = {
+                .name = (char *)m->name,
+                .host = -1,
+                .vcpus = m->vcpus,
+                .mem_mb = m->mem_mb,
+                .pinned = m->pinned,
+                .last_migrated = m->last_migrated,
+        };
+        int r;
+
+        if (*m->host) {
+                for (size_t i = 0; i < x->s->n_hosts && v.host < 0; i++)
+                        if (streq(x->s->hosts[i].name, m->host))
+                                v.host = (int)i;
+                if (v.host < 0) {
+                        log_warning("VM %s runs on %s, which is no VM host the cluster knows the "
+                                    "size of; the scheduler leaves it out.",
+                                    m->name, m->host);
+                        return 0;
+                }
+        }
+        if ((r = lf_cluster_vm_cores(x->c, m->name, x->now, &v.cpu_cores)) < 0)
+                return r;
+        r = lf_snapshot_add_vm(x->s, &v);
+        return r < 0 ? r : 0;
 }
 
 int lf_cluster_snapshot(lf_cluster *c, int64_t now, lf_snapshot **ret) {
@@ -511,7 +536,7 @@ int lf_cluster_snapshot(lf_cluster *c, int64_t now, lf_snapshot **ret) {
         s->time = now;
         s->policy = c->policy;
         if ((r = get_last_runs(c, s->last_run)) < 0 || (r = snapshot_hosts(c, s, now)) < 0 ||
-            (r = snapshot_vms(c, s, now)) < 0)
+            (r = each_vm(c, add_vm_to_snapshot, &(snapshot_ctx){c, s, now})) < 0)
                 return r;
         if (lf_snapshot_check(s, c->path, &d) < 0) {
                 for (size_t i = 0; i < d.n; i++)
@@ -629,36 +654,6 @@ static int host_state_of(lf_cluster *c, const char *name, lf_host_state *ret) {
         if (*state)
                 lf_host_state_from_string(state, ret);
         return 0;
-}
-
-/* Calls fn for every VM, by name. */
-static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(c, &st,
-                        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated FROM vms "
-                        "ORDER BY name",
-                        "");
-        if (r < 0)
-                return r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *host = (const char *)sqlite3_column_text(st, 1);
-                lf_msg_vm v = {
-                        .vcpus = sqlite3_column_int64(st, 3),
-                        .mem_mb = sqlite3_column_int64(st, 4),
-                        .cpu_cores = -1,
-                        .pinned = sqlite3_column_int(st, 5),
-                        .last_migrated = sqlite3_column_type(st, 6) == SQLITE_NULL
-                                                 ? LF_TIME_NONE
-                                                 : sqlite3_column_int64(st, 6),
-                };
-                snprintf(v.name, sizeof(v.name), "%s", sqlite3_column_text(st, 0));
-                snprintf(v.host, sizeof(v.host), "%s", host ? host : "");
-                lf_vm_state_from_string((const char *)sqlite3_column_text(st, 2), &v.state);
-                int k = fn(ud, &v);
-                if (k < 0)
-                        return k;
-        }
-        return r == SQLITE_DONE ? 0 : db_error(c, "cannot read VMs");
 }
 
 static int add_vm_to_msg(void *ud, const lf_msg_vm *v) {
