@@ -328,10 +328,26 @@ static int spawn(lf_dnsmasq *d) {
         return 0;
 }
 
+/* The next start after the back-off, which doubles for the one after (up to its maximum). */
+static void retry_later(lf_dnsmasq *d) {
+        d->restart_at = now_s() + d->backoff_s;
+        d->backoff_s = d->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : d->backoff_s * 2;
+}
+
+static int start_again(lf_dnsmasq *d) {
+        int r = spawn(d);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start dnsmasq again: %m; next try in %us", d->backoff_s);
+                retry_later(d);
+        }
+        return r;
+}
+
 static int render(lf_dnsmasq *d, const lf_manifest *m, char **ret) {
-        lf_dnsmasq_config c = {
-                .dir = d->dir, .user = d->user, .http_base = d->http_base,
-                .uefi_file = d->uefi_file};
+        lf_dnsmasq_config c = {.dir = d->dir,
+                               .user = d->user,
+                               .http_base = d->http_base,
+                               .uefi_file = d->uefi_file};
         lf_diag diag = {};
         int r = lf_dnsmasq_config_render(m, &c, &diag, ret);
         lf_diag_print(&diag);
@@ -432,15 +448,8 @@ int lf_dnsmasq_reconfigure(lf_dnsmasq *d, const lf_manifest *m) {
                 d->proc = NULL;
         }
         d->backoff_s = BACKOFF_MIN_S;
-        d->restart_at = 0;
-        r = spawn(d);
-        if (r < 0) {
-                log_error_errno(r, "Cannot start dnsmasq again: %m; next try in %us",
-                                d->backoff_s);
-                d->restart_at = now_s() + d->backoff_s;
-                return r;
-        }
-        return 1;
+        r = start_again(d);
+        return r < 0 ? r : 1;
 }
 
 int lf_dnsmasq_fd(const lf_dnsmasq *d) {
@@ -470,20 +479,13 @@ void lf_dnsmasq_poll(lf_dnsmasq *d) {
                             status, (long long)ran, d->backoff_s);
                 lf_proc_free(d->proc);
                 d->proc = NULL;
-                d->restart_at = now_s() + d->backoff_s;
-                d->backoff_s = d->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : d->backoff_s * 2;
+                retry_later(d);
                 return;
         }
         if (now_s() < d->restart_at)
                 return;
         d->restarts++;
-        int r = spawn(d);
-        if (r < 0) {
-                log_error_errno(r, "Cannot start dnsmasq again: %m; next try in %us",
-                                d->backoff_s);
-                d->restart_at = now_s() + d->backoff_s;
-                d->backoff_s = d->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : d->backoff_s * 2;
-        }
+        start_again(d);
 }
 
 void lf_dnsmasq_stop(lf_dnsmasq *d) {
@@ -528,10 +530,10 @@ static int subsystem_start(lf_appliance *app, void **ret_data) {
                 return log_oom();
         sub->app = app;
         pthread_rwlock_rdlock(&app->lock);
-        r = lf_dnsmasq_start(app->manifest,
-                             &(lf_dnsmasq_options){.state_dir = app->state_dir,
-                                                   .http_base = app->base_url},
-                             &sub->d);
+        r = lf_dnsmasq_start(
+                app->manifest,
+                &(lf_dnsmasq_options){.state_dir = app->state_dir, .http_base = app->base_url},
+                &sub->d);
         pthread_rwlock_unlock(&app->lock);
         if (r < 0)
                 return r;

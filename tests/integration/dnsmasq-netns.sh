@@ -62,7 +62,11 @@ check_line() {
 	if grep -Eq -- "$2" "$T_OUT"; then pass "$1"; else fail "$1" "want: $2" "got: $(cat "$T_OUT")"; fi
 }
 check_no_line() {
-	if grep -Eq -- "$2" "$T_OUT"; then fail "$1" "unexpected: $2" "got: $(cat "$T_OUT")"; else pass "$1"; fi
+	if grep -Eq -- "$2" "$T_OUT"; then
+		fail "$1" "unexpected: $2" "got: $(cat "$T_OUT")"
+	else
+		pass "$1"
+	fi
 }
 
 # start_serve MODE: labforge serve in the appliance namespace; waits for dnsmasq's TFTP to be up.
@@ -110,7 +114,8 @@ pxe pc bios --ipxe --wait 2
 check_line "proxy: iPXE gets its boot script URL" \
 	"^boot server=$APPL siaddr=$APPL file=http://$APPL:8180/boot/\\$\\{netX/mac\\}\\.ipxe$"
 pxe pc none --wait 4
-check_line "proxy: a PC that does not PXE still gets the school's offer" "^offer server=192.168.50.2 "
+check_line "proxy: a PC that does not PXE still gets the school's offer" \
+	"^offer server=192.168.50.2 "
 check_no_line "proxy: ... and nothing from the appliance" "server=$APPL"
 pxe other bios
 check_no_line "proxy: nothing answers on the appliance's other interface" "."
@@ -200,9 +205,10 @@ write_manifest "$T_TMP/full.xml" 'dhcp="full" dhcp-range="192.168.50.200-192.168
 start_serve full
 # This state directory is serve's own, mode 0700: dnsmasq cannot drop to its user there.
 check_dnsmasq_user full root
+ROUTER='router=192.168.50.254 dns=-$'
 pxe pc bios --wait 5
 check_line "full: BIOS gets an address of the range, undionly.kpxe, router from the manifest" \
-	"^offer server=$APPL yiaddr=192.168.50.2[0-2][0-9] siaddr=$APPL file=undionly.kpxe .*router=192.168.50.254 dns=-$"
+	"^offer server=$APPL yiaddr=192.168.50.2[0-2][0-9] siaddr=$APPL file=undionly.kpxe .*$ROUTER"
 pxe pc efi64 --wait 5
 check_line "full: UEFI gets snponly.efi" "^offer server=$APPL .* file=snponly.efi "
 pxe pc bios --ipxe --wait 5
@@ -226,7 +232,8 @@ else
 	fail "full: SIGHUP with a new range restarts dnsmasq with it" "$(tail -n 10 "$serve_log")"
 fi
 pxe pc none --wait 5
-check_line "full: addresses come from the new range" "^offer server=$APPL yiaddr=192.168.50.2[34][0-9] "
+check_line "full: addresses come from the new range" \
+	"^offer server=$APPL yiaddr=192.168.50.2[34][0-9] "
 lf_netns_stop "$serve_pid" 15
 rc=$?
 if [ $rc -eq 0 ]; then pass "full: serve stops"; else fail "full: serve stops" "status $rc"; fi

@@ -160,8 +160,8 @@ static void receive(int fd, uint32_t xid, int wait_ms, bool (*fn)(const struct b
                         continue;
                 ssize_t n = recv(fd, &m, sizeof(m), 0);
                 size_t hdr = offsetof(struct bootp, options);
-                if (n < (ssize_t)hdr || m.op != 2 || m.xid != xid ||
-                    ntohl(m.magic) != DHCP_MAGIC || memcmp(m.chaddr, mac, 6) != 0)
+                if (n < (ssize_t)hdr || m.op != 2 || m.xid != xid || ntohl(m.magic) != DHCP_MAGIC ||
+                    memcmp(m.chaddr, mac, 6) != 0)
                         continue;
                 if (fn(&m, (size_t)n - hdr))
                         return;
@@ -185,8 +185,8 @@ static bool on_offer(const struct bootp *m, size_t optlen) {
                 return false;
         if (find(m->options, optlen, 54, &v) == 4)
                 memcpy(&server, v, 4);
-        bool pxeclient = (len = find(m->options, optlen, 60, &v)) >= 9 &&
-                         memcmp(v, "PXEClient", 9) == 0;
+        bool pxeclient =
+                (len = find(m->options, optlen, 60, &v)) >= 9 && memcmp(v, "PXEClient", 9) == 0;
         int l43 = find(m->options, optlen, 43, &v);
         if (l43 > 0) {
                 const uint8_t *s;
@@ -283,8 +283,7 @@ int main(int argc, char **argv) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(68)};
         if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, argv[1], (socklen_t)strlen(argv[1])) <
-                    0 ||
+            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, argv[1], (socklen_t)strlen(argv[1])) < 0 ||
             bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 die("socket");
 
