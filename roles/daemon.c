@@ -1,5 +1,9 @@
 /* labforged's main loop; see daemon.h. One thread: poll on the signalfd, the admin socket,
- * corosync's fds and the subsystems' fds, with timers of a second's grain. */
+ * corosync's fds and the subsystems' fds, with timers of a second's grain. Admin requests are
+ * answered one at a time on the loop (a status is one quick database read); a client that
+ * does not send or read is cut off after ADMIN_IO_TIMEOUT_S. Every node answers status from
+ * its own copy of the leader's view (the leader multicasts it as state messages), so a node
+ * without quorum still shows what it last knew. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
