@@ -1585,10 +1585,40 @@ static int write_config(lf_exec *x, const lf_exec_config *cfg, lf_diag *diag) {
                    diag, "the role image lacks systemd-networkd; rebuild the image");
 }
 
-/* /proc, /sys and /dev of the installer inside the target, for tools run in a chroot. */
+/* The /dev/disk/by-uuid links udev would make for the plan's file systems. The installer runs
+ * without udev, and grub-mkconfig writes root=UUID=... only when that link exists (else the
+ * kernel name, which can change at the next boot). Links already there are kept. */
+static int uuid_links(lf_exec *x, lf_diag *diag) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (asprintf(&dir, "%s/disk/by-uuid", x->dev_root) < 0)
+                return -ENOMEM;
+        if ((r = lf_mkdir_p(dir, 0755)) < 0)
+                return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", dir, strerror(-r));
+        for (size_t i = 0; i < x->plan->n_filesystems; i++) {
+                const lf_plan_fs *fs = &x->plan->filesystems[i];
+                const char *uuid = lf_journal_get(x->journal, "fs", fs->device);
+                _cleanup_free_ char *link = NULL;
+                if (!uuid)
+                        continue; /* the configuration step reported it already */
+                if (asprintf(&link, "%s/%s", dir, uuid) < 0)
+                        return -ENOMEM;
+                if (symlink(fs->device, link) < 0 && errno != EEXIST)
+                        return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", link,
+                                           strerror(errno));
+        }
+        return 0;
+}
+
+/* /proc, /sys and /dev of the installer inside the target, for tools run in a chroot (with
+ * the by-uuid links of the plan's file systems). */
 static int bind_mounts(lf_exec *x, lf_diag *diag) {
         static const char *const dirs[] = {"/proc", "/sys", "/dev"};
         int r;
+
+        if ((r = uuid_links(x, diag)) < 0)
+                return r;
 
         if ((r = read_mounts(x, diag)) < 0)
                 return r;

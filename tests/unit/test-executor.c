@@ -576,6 +576,18 @@ TEST(storage_fresh) {
         assert_target(&f, FIX "storage.target");
         assert_dir(&f, "/srv/labforge/vms");
         assert_dir(&f, "/srv/labforge/base");
+        /* What udev would have made, so that update-grub writes root=UUID=... */
+        char link[700], dest[64];
+        snprintf(link, sizeof(link), "%s/disk/by-uuid/21c92fd8-9a10-487e-bf60-0ae691d7a3d6", f.dev);
+        ssize_t n = readlink(link, dest, sizeof(dest) - 1);
+        ASSERT_TRUE(n > 0);
+        dest[n] = '\0';
+        ASSERT_STREQ(dest, "/dev/sda3");
+        snprintf(link, sizeof(link), "%s/disk/by-uuid/ed81ea42-7982-4a07-8958-db02b8facb14", f.dev);
+        n = readlink(link, dest, sizeof(dest) - 1);
+        ASSERT_TRUE(n > 0);
+        dest[n] = '\0';
+        ASSERT_STREQ(dest, "/dev/labvg/vmbase");
         fake_free(&f);
 }
 
