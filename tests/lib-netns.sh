@@ -9,8 +9,10 @@
 #   lf_netns_bridge sw br0
 #   lf_netns_port sw br0 ap eth0 192.168.50.1/24  # veth: ap's eth0 on sw's br0
 #   lf_netns_tap sw br0 tap0                      # for qemu -netdev tap,ifname=tap0
-#   lf_netns_bg ap "$T_TMP/serve.log" labforge serve ...; pid=$LF_BG_PID
+#   lf_netns_bg ap "$T_TMP/x.log" CMD...; pid=$LF_BG_PID
 #   lf_netns_exec ap ss -lnu
+#   lf_netns_dhcp_server school 192.168.50.100 192.168.50.150   # the LAN's own DHCP server
+#   lf_netns_serve ap LOG LAB.xml STATE IMAGES                   # labforge serve with dnsmasq
 
 _lfn_prefix=lf$$
 _lfn_all=()
@@ -100,6 +102,24 @@ lf_wait_for_line() { # FILE REGEX TIMEOUT
 		sleep 0.2
 	done
 	grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
+# A plain DHCP server in NS (the school's, which knows nothing of PXE): dnsmasq handing out
+# FIRST..LAST on eth0, no router, no DNS.
+lf_netns_dhcp_server() { # NS FIRST LAST
+	lf_netns_bg "$1" "$T_TMP/dhcp-$1.log" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--port=0 --interface=eth0 --bind-interfaces --dhcp-range="$2,$3,1h" \
+		--dhcp-option=option:router --dhcp-leasefile="$T_TMP/dhcp-$1.leases" \
+		--pid-file="$T_TMP/dhcp-$1.pid" --log-facility=-
+}
+
+# labforge serve in NS with its output in LOG; $LF_BG_PID is its pid. Succeeds once its dnsmasq
+# serves TFTP (within 30 s); otherwise prints the end of LOG and fails.
+lf_netns_serve() { # NS LOG MANIFEST STATE-DIR IMAGES-DIR
+	lf_netns_bg "$1" "$2" "$LABFORGE" serve --manifest "$3" --state-dir "$4" --images "$5"
+	lf_wait_for_line "$2" 'dnsmasq: tftp: TFTP root is ' 30 && return 0
+	tail -n 20 "$2"
+	return 1
 }
 
 _lfn_cleanup() {

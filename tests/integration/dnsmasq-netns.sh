@@ -74,13 +74,11 @@ start_serve() {
 	state=$T_TMP/state-$1
 	serve_log=$T_TMP/serve-$1.log
 	mkdir -p "$T_TMP/images-$1"
-	lf_netns_bg ap "$serve_log" "$LABFORGE" serve --manifest "$T_TMP/$1.xml" --state-dir "$state" \
-		--images "$T_TMP/images-$1"
-	serve_pid=$LF_BG_PID
-	if lf_wait_for_line "$serve_log" 'dnsmasq: tftp: TFTP root is ' 20; then
+	if lf_netns_serve ap "$serve_log" "$T_TMP/$1.xml" "$state" "$T_TMP/images-$1" >"$T_OUT"; then
+		serve_pid=$LF_BG_PID
 		pass "$1: serve starts dnsmasq"
 	else
-		fail "$1: serve starts dnsmasq" "$(tail -n 20 "$serve_log")"
+		fail "$1: serve starts dnsmasq" "$(cat "$T_OUT")"
 		finish
 		exit 1
 	fi
@@ -89,9 +87,7 @@ start_serve() {
 dnsmasq_pid() { cat "$state/dnsmasq/dnsmasq.pid" 2>/dev/null; }
 
 # === proxy mode, beside the school's DHCP server ==============================================
-lf_netns_bg school "$T_TMP/school.log" dnsmasq --keep-in-foreground --conf-file=/dev/null \
-	--port=0 --interface=eth0 --bind-interfaces --dhcp-range=192.168.50.100,192.168.50.150,1h \
-	--dhcp-leasefile="$T_TMP/school.leases" --pid-file="$T_TMP/school.pid" --log-facility=-
+lf_netns_dhcp_server school 192.168.50.100 192.168.50.150
 write_manifest "$T_TMP/proxy.xml" ""
 chmod 0711 "$T_TMP"
 mkdir -m 0711 "$T_TMP/state-proxy"
@@ -198,7 +194,7 @@ else
 	fail "SIGTERM stops serve (status 0) and its dnsmasq" "status $rc, dnsmasq $last" \
 		"$(tail -n 10 "$serve_log")"
 fi
-lf_netns_stop "$(cat "$T_TMP/school.pid")" 5
+lf_netns_stop "$(cat "$T_TMP/dhcp-school.pid")" 5
 
 # === full mode, alone on the LAN ===============================================================
 write_manifest "$T_TMP/full.xml" 'dhcp="full" dhcp-range="192.168.50.200-192.168.50.220"'

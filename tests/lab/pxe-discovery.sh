@@ -43,9 +43,7 @@ lf_netns_bridge sw br0
 lf_netns_port sw br0 ap eth0 $APPL/24
 lf_netns_port sw br0 school eth0 192.168.50.2/24
 lf_netns_tap sw br0 tap0
-lf_netns_bg school "$T_TMP/school.log" dnsmasq --keep-in-foreground --conf-file=/dev/null \
-	--port=0 --interface=eth0 --bind-interfaces --dhcp-range=192.168.50.100,192.168.50.150,1h \
-	--dhcp-option=option:router --dhcp-leasefile="$T_TMP/school.leases" --log-facility=-
+lf_netns_dhcp_server school 192.168.50.100 192.168.50.150
 
 # The room lists other PCs; the guest's MAC is not among them.
 cat >"$T_TMP/lab.xml" <<EOF
@@ -57,13 +55,11 @@ cat >"$T_TMP/lab.xml" <<EOF
 EOF
 state=$T_TMP/state
 serve_log=$T_TMP/serve.log
-lf_netns_bg ap "$serve_log" "$LABFORGE" serve --manifest "$T_TMP/lab.xml" --state-dir "$state" \
-	--images "$images"
-serve_pid=$LF_BG_PID
-if lf_wait_for_line "$serve_log" 'dnsmasq: tftp: TFTP root is ' 30; then
+if lf_netns_serve ap "$serve_log" "$T_TMP/lab.xml" "$state" "$images" >"$T_OUT"; then
+	serve_pid=$LF_BG_PID
 	pass "labforge serve runs with dnsmasq in proxy mode"
 else
-	fail "labforge serve runs with dnsmasq in proxy mode" "$(tail -n 20 "$serve_log")"
+	fail "labforge serve runs with dnsmasq in proxy mode" "$(cat "$T_OUT")"
 	finish
 	exit 1
 fi
