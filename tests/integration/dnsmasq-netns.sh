@@ -198,8 +198,9 @@ lf_netns_stop "$(cat "$T_TMP/dhcp-school.pid")" 5
 
 # === full mode, alone on the LAN ===============================================================
 write_manifest "$T_TMP/full.xml" 'dhcp="full" dhcp-range="192.168.50.200-192.168.50.220"'
+mkdir -m 0700 "$T_TMP/state-full"
 start_serve full
-# This state directory is serve's own, mode 0700: dnsmasq cannot drop to its user there.
+# A state directory of mode 0700 (root's only): dnsmasq cannot drop to its user there.
 check_dnsmasq_user full root
 ROUTER='router=192.168.50.254 dns=-$'
 pxe pc bios --wait 5
