@@ -77,6 +77,7 @@ static char *untmp(const fake *f, const char *s) {
         return out;
 }
 
+/* path: relative to the top of the tree. */
 static void load_responses(fake *f, const char *path) {
         char *buf = lf_test_read_file(path);
         response *cur = NULL;
@@ -367,7 +368,7 @@ static void fake_setup(fake *f, const char *name, const lf_plan *plan) {
         }
         free(links);
         snprintf(path, sizeof(path), FIX "%s/responses", name);
-        load_responses(f, lf_test_path(path));
+        load_responses(f, path);
         f->log = NULL;
 }
 
