@@ -11,8 +11,9 @@
 #  1. base: mmdebstrap (variant apt, no recommends, no docs/man/locales) of Debian bookworm from
 #     the mirrors the build machine's apt uses, with roles/common/packages, the role's
 #     roles/ROLE/packages and the Debian packages of the libraries the labforge binaries link.
-#     Kept in $LF_IMAGES_DIR/cache/base-ROLE/; only a package list, the mirrors, their apt
-#     Release dates, mmdebstrap or this script rebuild it (minutes).
+#     Kept in $LF_IMAGES_DIR/cache/base-ROLE/ (its inputs listed in base-ROLE.inputs); only a
+#     package list, the mirrors, their apt Release dates, mmdebstrap or this script rebuild it
+#     (minutes).
 #  2. image: a copy of the base plus the labforge binaries (/usr/local/bin) and the files of
 #     roles/common/rootfs and roles/ROLE/rootfs; root password locked, serial getty on ttyS0,
 #     no SSH host keys (made on first boot); packed with `labforge image pack`.
@@ -56,7 +57,10 @@ cd "$top"
 exec 9>"$out/.rootfs-$role.lock"
 flock 9
 
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct -- images roles 2>/dev/null || true)}
+# The last commit of what defines a base (this script, the package lists): a commit elsewhere,
+# even in roles/, must not invalidate the cache.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct -- images/build-rootfs.sh \
+	'roles/*/packages' 2>/dev/null || true)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 export SOURCE_DATE_EPOCH
 
@@ -164,7 +168,10 @@ if [ "$(cat "$base.inputs.sha256" 2>/dev/null)" = "$base_digest" ] && [ -d "$bas
 	say "$role base up to date (inputs ${base_digest:0:12})"
 else
 	say "$role base: mmdebstrap bookworm, ${#packages[@]} packages, from ${mirrors[*]}"
-	rm -rf "$base" "$base.inputs.sha256"
+	# What an interrupted mmdebstrap left: never delete through a mount it left behind.
+	! grep -q " $base.tmp/" /proc/mounts ||
+		die "$base.tmp: file systems are still mounted there; unmount them first"
+	rm -rf --one-file-system "$base" "$base.inputs.sha256" "$base.tmp"
 	dpkg_args=()
 	for o in "${DPKG_OPTS[@]}"; do dpkg_args+=(--dpkgopt="$o"); done
 	mmdebstrap --variant=apt --mode=root --format=directory \
@@ -173,6 +180,7 @@ else
 		bookworm "$base.tmp" "${mirrors[@]}" ||
 		die "mmdebstrap failed (see above); is the mirror reachable?"
 	mv "$base.tmp" "$base"
+	echo "$base_inputs" >"$base.inputs"
 	echo "$base_digest" >"$base.inputs.sha256"
 	say "$role base built in $((SECONDS - start))s ($(du -sm "$base" | cut -f1) MiB)"
 fi
@@ -225,6 +233,7 @@ jq --argjson new "$entry" '.images = ([.images[] | select(.name != $new.name)] +
 	| sort_by(.name))' <<<"$old" >"$out/images.json.tmp"
 mv "$image.tmp" "$image"
 mv "$out/images.json.tmp" "$out/images.json"
+echo "$image_inputs" >"$out/.$role.inputs"
 echo "$digest" >"$out/.$role.inputs.sha256"
 rm -f "$out/.$role.pack.json"
 if [ "${LF_KEEP_ROOTFS:-0}" = 1 ]; then trap - EXIT; else rm -rf "$root"; fi
