@@ -73,15 +73,25 @@ bins=()
 for b in "$bindir"/labforge "$bindir"/labforge-install "$bindir"/labforged; do
 	[ -x "$b" ] && bins+=("$b")
 done
+# One dpkg-query over every /usr-merged name of each library (dpkg knows a file under one of
+# them); a library no package owns is an error: the image would lack it.
 lib_packages() {
-	local lib p
-	ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
-		$1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u | while read -r lib; do
-		# dpkg knows each file under one of its /usr-merged names.
-		for p in "$lib" "${lib#/usr}" "/usr$lib" "$(realpath "$lib")"; do
-			dpkg-query -S "$p" 2>/dev/null && break
-		done | head -n 1 | cut -d: -f1
-	done || true
+	local -A canon=() owned=()
+	local lib names=() line pkgs
+	while read -r lib; do
+		canon[$(realpath "$lib")]=$lib
+		names+=("$lib" "${lib#/usr}" "/usr$lib" "$(realpath "$lib")")
+	done < <(ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+		$1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u)
+	while IFS= read -r line; do
+		[[ $line =~ ^([^\ ]+(,\ [^\ ]+)*):\ (/.*)$ ]] || continue
+		pkgs=${BASH_REMATCH[1]}
+		owned[$(realpath -m "${BASH_REMATCH[3]}")]=1
+		tr -d ' ' <<<"$pkgs" | tr ',' '\n' | cut -d: -f1
+	done < <(dpkg-query -S "${names[@]}" 2>/dev/null || true)
+	for lib in "${!canon[@]}"; do
+		[ -n "${owned[$lib]:-}" ] || die "${canon[$lib]}: no Debian package owns it"
+	done
 }
 libs=$(lib_packages)
 [ -n "$libs" ] || die "cannot tell which Debian packages the labforge binaries' libraries are in"
