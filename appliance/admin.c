@@ -126,6 +126,11 @@ static int node_json(const lf_state_node *n, json_object **ret) {
             add_time(o, "install_finished", n->install_finished) < 0 ||
             add_int(o, "install_seconds", took) < 0)
                 return -ENOMEM;
+        /* What the probe found (discovery or install), null before the PC reported. The state
+         * database only stores inventories that parsed, so this cannot fail to parse. */
+        if (json_object_object_add(o, "inventory",
+                                   n->inventory ? json_tokener_parse(n->inventory) : NULL) < 0)
+                return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -212,7 +217,7 @@ static int cmd_nodes(lf_appliance *app, json_object **ret) {
 static int cmd_logs(lf_appliance *app, const char *key, json_object **ret) {
         _cleanup_state_node_ lf_state_node *n = NULL;
         _cleanup_json_ json_object *o = NULL;
-        json_object *events = json_object_new_array(), *node = NULL, *inv = NULL;
+        json_object *events = json_object_new_array(), *node = NULL;
         lf_state_event *e = NULL;
         size_t ne = 0;
         lf_diag diag = {};
@@ -250,10 +255,6 @@ static int cmd_logs(lf_appliance *app, const char *key, json_object **ret) {
                     add_str(f, "log", n->failure_log) < 0)
                         return -ENOMEM;
         } else if (add_str(o, "failure", NULL) < 0)
-                return -ENOMEM;
-        if (n->inventory)
-                inv = json_tokener_parse(n->inventory);
-        if (json_object_object_add(o, "inventory", inv) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;

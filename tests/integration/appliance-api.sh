@@ -143,6 +143,7 @@ expect_unchanged "oversized body"
 http POST "/api/v1/nodes/$MAC_NEW/inventory" --data-binary @"$LF_TOP/tests/fixtures/inventory/full.json"
 check "inventory upload" test "$code" = 200
 check "unknown MAC is discovered" test "$(node_field $MAC_NEW state)" = discovered
+check "nodes --format json carries the uploaded inventory" test "$(node_field $MAC_NEW 'inventory.disks | length')" = 3
 check "discovered node shows its hardware" bash -c "$LABFORGE nodes --state-dir $state | grep -q '^-  *$MAC_NEW  *-  *discovered  *-  *discovered: 8 CPUs, 32.0 GiB memory, 3 disks'"
 http POST "/api/v1/nodes/$MAC_KVM1/inventory" --data-binary @"$LF_TOP/tests/fixtures/inventory/full.json"
 check "assigned node cannot be rediscovered (409)" test "$code" = 409
