@@ -11,7 +11,7 @@
 # leader and acts no more, while the other two stay quorate and mark it failed. Every address lives in namespaces this test creates;
 # the trap tears everything down.
 . "$(dirname "$0")/../lib.sh"
-LABFORGED=$LF_BUILD/bin/labforged
+LABFORGED=$(realpath -m "$LF_BUILD/bin/labforged")
 WAIT=60 # seconds for the cluster to settle after each step
 
 if [ "$(id -u)" -ne 0 ] || ! command -v corosync >/dev/null || ! command -v ip >/dev/null ||
@@ -24,23 +24,35 @@ fi
 id=$$
 sw=lfc${id}sw
 ns() { echo "lfc${id}n$1"; }
-declare -A init_pid
+
+# The host pid of node $1's labforged, the init of its PID namespace (killing it ends its
+# corosync too), found by its exact command line; empty when it does not run.
+find_init() {
+	local want p
+	want=$(printf '%s\n' "$LABFORGED" --config "$T_TMP/n$1/conf")
+	for p in /proc/[0-9]*; do
+		[ "$({ tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | head -n 3)" = "$want" ] &&
+			{ echo "${p#/proc/}"; return; }
+	done
+}
+
+# stop_node N SIGNAL: signals node N's labforged and waits (at most 20 s) until it is gone.
+stop_node() {
+	local p
+	p=$(find_init "$1")
+	[ -z "$p" ] && return 0
+	kill -"$2" "$p" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
+	kill -KILL "$p" 2>/dev/null
+	return 1
+}
 
 cleanup() {
-	local i p
-	for i in 1 2 3; do
-		p=${init_pid[$i]:-}
-		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-	done
-	for i in 1 2 3; do
-		p=${init_pid[$i]:-}
-		[ -z "$p" ] && continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
+	local i
+	for i in 1 2 3; do stop_node $i TERM; done
 	for i in 1 2 3; do ip netns del "$(ns $i)" 2>/dev/null; done
 	ip netns del "$sw" 2>/dev/null
+	wait 2>/dev/null # the unshare processes, gone with their labforged
 	# LF_KEEP_LOGS=DIR keeps the nodes' logs, configuration and state for a look afterwards.
 	[ -n "${LF_KEEP_LOGS:-}" ] && cp -r "$T_TMP" "$LF_KEEP_LOGS"
 	rm -rf "$T_TMP"
@@ -93,7 +105,7 @@ EOF
 done
 
 start() {
-	local i=$1 d=$T_TMP/n$1 upid
+	local i=$1 d=$T_TMP/n$1
 	ip netns exec "$(ns $i)" unshare -m -p -f --mount-proc sh -c '
 		set -e
 		mount --bind "$1/etc" /etc/corosync
@@ -103,13 +115,12 @@ start() {
 		mount -t tmpfs tmpfs /dev/shm
 		exec "$2" --config "$1/conf" --state-dir "$1/state"' sh "$d" "$LABFORGED" \
 		>>"$d/labforged.log" 2>&1 &
-	upid=$!
-	# The namespace's init (labforged) is unshare's child.
-	for _ in $(seq 50); do
-		init_pid[$i]=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null | awk '{print $1}')
-		[ -n "${init_pid[$i]}" ] && break
+	# Wait until sh has become labforged in the new namespaces.
+	for _ in $(seq 100); do
+		[ -n "$(find_init "$i")" ] && return 0
 		sleep 0.1
 	done
+	fail "node$i started" "$(tail -n 5 "$d/labforged.log")"
 }
 
 status() { "$LABFORGE" status --state-dir "$T_TMP/n$1/state" --format json 2>/dev/null; }
@@ -177,8 +188,8 @@ frame 2 1 '{"node":"node1","seq":9,"time":1,"mode":"energy","next_action":"evil"
 frame 2 1 '{"node":"node2","seq":9,"time":1,"mode":"energy","next_action":"evil","x":1,
   "hosts":[{"name":"node3","state":"failed"}],"last_run":{},"vms":[]}' >"$m/7-state-bad"
 if cc -O2 -o "$T_TMP/cpg-send" "$LF_TOP/tests/integration/cpg-send.c" -lcpg &&
-	nsenter -t "${init_pid[1]}" -n -m "$T_TMP/cpg-send" "$m"/[1-6]-* &&
-	nsenter -t "${init_pid[2]}" -n -m "$T_TMP/cpg-send" "$m/7-state-bad"; then
+	nsenter -t "$(find_init 1)" -n -m "$T_TMP/cpg-send" "$m"/[1-6]-* &&
+	nsenter -t "$(find_init 2)" -n -m "$T_TMP/cpg-send" "$m/7-state-bad"; then
 	pass "bad messages sent"
 else
 	fail "bad messages sent"
@@ -202,7 +213,7 @@ wait_for "bad messages changed nothing" \
 	1 3
 
 # --- the leader dies (labforged and corosync: its whole PID namespace) ---
-kill -KILL "${init_pid[2]}"
+stop_node 2 KILL || fail "node2 killed"
 wait_for "after the leader died: node1 leads, 2 of 3 quorate" \
 	'.quorate == true and .leader == "node1"' 1 3
 wait_for "the dead node is failed" "$(host_state node2 failed)" 1 3
