@@ -6,19 +6,32 @@
 #include "json.h"
 #include "plan.h"
 
-/* One line of buf starting at *p, without its newline, as a malloc'ed string; *p moves past
- * it. NULL at the end of buf (and on ENOMEM, told apart by *oom). */
-static char *next_line(const char **p, bool *oom) {
-        if (!**p)
-                return NULL;
-        const char *nl = strchr(*p, '\n');
-        size_t len = nl ? (size_t)(nl - *p) : strlen(*p);
-        char *line = strndup(*p, len);
-        *p += len + (nl ? 1 : 0);
-        if (!line)
-                *oom = true;
-        return line;
+/* Calls fn for each line of buf (without its newline, writable, numbered from 1); stops at the
+ * first negative return and returns it. */
+static int each_line(const char *buf, int (*fn)(void *ctx, char *line, long lineno), void *ctx) {
+        long lineno = 0;
+
+        for (const char *p = buf; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                _cleanup_free_ char *line = strndup(p, len);
+                if (!line)
+                        return -ENOMEM;
+                int r = fn(ctx, line, ++lineno);
+                if (r < 0)
+                        return r;
+                p += len + (nl ? 1 : 0);
+        }
+        return 0;
 }
+
+/* What each parser's per-line function works on. */
+typedef struct parse_ctx {
+        const char *name;
+        lf_diag *diag;
+        void *out;
+        size_t n_values; /* lf_export: values added so far */
+} parse_ctx;
 
 void lf_export_free(lf_export *e) {
         if (!e)
@@ -39,40 +52,40 @@ static void unescape_backslash(char *s) {
         *w = '\0';
 }
 
+static int export_line(void *ctx, char *line, long lineno) {
+        parse_ctx *c = ctx;
+        lf_export *e = c->out;
+
+        if (!*line)
+                return 0;
+        char *eq = strchr(line, '=');
+        if (!eq || eq == line)
+                return lf_diag_add(c->diag, c->name, lineno, "expected KEY=VALUE, got \"%.80s\"",
+                                   line);
+        for (char *k = line; k < eq; k++)
+                if (!isalnum((unsigned char)*k) && *k != '_')
+                        return lf_diag_add(c->diag, c->name, lineno, "malformed key \"%.*s\"",
+                                           (int)(eq - line), line);
+        *eq = '\0';
+        unescape_backslash(eq + 1);
+        int r = lf_plan_strv_add(&e->keys, &e->n, line);
+        if (r == -E2BIG)
+                return lf_diag_add(c->diag, c->name, lineno, "more than %d lines",
+                                   LF_DEVSTATE_MAX_ITEMS);
+        if (r < 0 || lf_plan_strv_add(&e->values, &c->n_values, eq + 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int lf_export_parse(const char *name, const char *buf, lf_diag *diag, lf_export **ret) {
         _cleanup_(lf_export_freep) lf_export *e = calloc(1, sizeof(*e));
-        size_t n_values = 0;
-        bool oom = false;
-        long lineno = 0;
+        parse_ctx c = {.name = name, .diag = diag, .out = e};
 
         if (!e)
                 return -ENOMEM;
-        for (const char *p = buf;;) {
-                _cleanup_free_ char *line = next_line(&p, &oom);
-                if (!line)
-                        break;
-                lineno++;
-                if (!*line)
-                        continue;
-                char *eq = strchr(line, '=');
-                if (!eq || eq == line)
-                        return lf_diag_add(diag, name, lineno, "expected KEY=VALUE, got \"%.80s\"",
-                                           line);
-                for (char *k = line; k < eq; k++)
-                        if (!isalnum((unsigned char)*k) && *k != '_')
-                                return lf_diag_add(diag, name, lineno, "malformed key \"%.*s\"",
-                                                   (int)(eq - line), line);
-                *eq = '\0';
-                unescape_backslash(eq + 1);
-                int r = lf_plan_strv_add(&e->keys, &e->n, line);
-                if (r == -E2BIG)
-                        return lf_diag_add(diag, name, lineno, "more than %d lines",
-                                           LF_DEVSTATE_MAX_ITEMS);
-                if (r < 0 || lf_plan_strv_add(&e->values, &n_values, eq + 1) < 0)
-                        return -ENOMEM;
-        }
-        if (oom)
-                return -ENOMEM;
+        int r = each_line(buf, export_line, &c);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -164,33 +177,31 @@ static int mdstat_array(const char *name, long lineno, char *line, lf_diag *diag
         return 0;
 }
 
+static int mdstat_line(void *ctx, char *line, long lineno) {
+        parse_ctx *c = ctx;
+        lf_mdstat *m = c->out;
+
+        /* Array lines start at column 0 with "md"; their detail lines are indented;
+         * "Personalities :", "unused devices:" and "read_ahead" lines are not ours. */
+        if (!strneq(line, "md", 2))
+                return 0;
+        lf_md_array *a = lf_plan_grow(&m->arrays, &m->n_arrays, sizeof(*a));
+        if (!a)
+                return m->n_arrays >= LF_DEVSTATE_MAX_ITEMS
+                               ? lf_diag_add(c->diag, c->name, lineno, "too many arrays")
+                               : -ENOMEM;
+        return mdstat_array(c->name, lineno, line, c->diag, a);
+}
+
 int lf_mdstat_parse(const char *name, const char *buf, lf_diag *diag, lf_mdstat **ret) {
         _cleanup_(lf_mdstat_freep) lf_mdstat *m = calloc(1, sizeof(*m));
-        bool oom = false;
-        long lineno = 0;
+        parse_ctx c = {.name = name, .diag = diag, .out = m};
 
         if (!m)
                 return -ENOMEM;
-        for (const char *p = buf;;) {
-                _cleanup_free_ char *line = next_line(&p, &oom);
-                if (!line)
-                        break;
-                lineno++;
-                /* Array lines start at column 0 with "md"; their detail lines are indented;
-                 * "Personalities :", "unused devices:" and "read_ahead" lines are not ours. */
-                if (!strneq(line, "md", 2))
-                        continue;
-                lf_md_array *a = lf_plan_grow(&m->arrays, &m->n_arrays, sizeof(*a));
-                if (!a)
-                        return m->n_arrays >= LF_DEVSTATE_MAX_ITEMS
-                                       ? lf_diag_add(diag, name, lineno, "too many arrays")
-                                       : -ENOMEM;
-                int r = mdstat_array(name, lineno, line, diag, a);
-                if (r < 0)
-                        return r;
-        }
-        if (oom)
-                return -ENOMEM;
+        int r = each_line(buf, mdstat_line, &c);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -225,39 +236,38 @@ static char *unescape_octal(const char *s) {
         return out;
 }
 
+static int mounts_line(void *ctx, char *line, long lineno) {
+        parse_ctx *c = ctx;
+        lf_mounts *m = c->out;
+        char *save = NULL, *f[4];
+
+        if (!*line)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(f); i++)
+                if (!(f[i] = strtok_r(i ? NULL : line, " \t", &save)))
+                        return lf_diag_add(c->diag, c->name, lineno,
+                                           "expected SOURCE TARGET TYPE OPTIONS");
+        lf_mount *mt = lf_plan_grow(&m->mounts, &m->n, sizeof(*mt));
+        if (!mt)
+                return m->n >= LF_DEVSTATE_MAX_ITEMS
+                               ? lf_diag_add(c->diag, c->name, lineno, "too many mounts")
+                               : -ENOMEM;
+        mt->source = unescape_octal(f[0]);
+        mt->target = unescape_octal(f[1]);
+        mt->type = strdup(f[2]);
+        mt->options = strdup(f[3]);
+        return mt->source && mt->target && mt->type && mt->options ? 0 : -ENOMEM;
+}
+
 int lf_mounts_parse(const char *name, const char *buf, lf_diag *diag, lf_mounts **ret) {
         _cleanup_(lf_mounts_freep) lf_mounts *m = calloc(1, sizeof(*m));
-        bool oom = false;
-        long lineno = 0;
+        parse_ctx c = {.name = name, .diag = diag, .out = m};
 
         if (!m)
                 return -ENOMEM;
-        for (const char *p = buf;;) {
-                _cleanup_free_ char *line = next_line(&p, &oom);
-                if (!line)
-                        break;
-                lineno++;
-                if (!*line)
-                        continue;
-                char *save = NULL, *f[4];
-                for (size_t i = 0; i < ELEMENTSOF(f); i++)
-                        if (!(f[i] = strtok_r(i ? NULL : line, " \t", &save)))
-                                return lf_diag_add(diag, name, lineno,
-                                                   "expected SOURCE TARGET TYPE OPTIONS");
-                lf_mount *mt = lf_plan_grow(&m->mounts, &m->n, sizeof(*mt));
-                if (!mt)
-                        return m->n >= LF_DEVSTATE_MAX_ITEMS
-                                       ? lf_diag_add(diag, name, lineno, "too many mounts")
-                                       : -ENOMEM;
-                mt->source = unescape_octal(f[0]);
-                mt->target = unescape_octal(f[1]);
-                mt->type = strdup(f[2]);
-                mt->options = strdup(f[3]);
-                if (!mt->source || !mt->target || !mt->type || !mt->options)
-                        return -ENOMEM;
-        }
-        if (oom)
-                return -ENOMEM;
+        int r = each_line(buf, mounts_line, &c);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
