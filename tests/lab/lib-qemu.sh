@@ -11,6 +11,7 @@
 #   lf_qemu_nic_tap vm e1000 52:54:00:00:00:02 tap0    # on a tap device, PXE first in boot order
 #   lf_qemu_fw_cfg vm opt/labforge/script FILE          # file readable inside the guest
 #   lf_qemu_kernel vm VMLINUZ INITRD "APPEND LINE"      # direct kernel boot
+#   lf_qemu_agent vm                    # guest agent socket (tests/lab/qga-exec.py)
 #   lf_qemu_start vm
 #   lf_qemu_wait vm 'labforge: test (complete|failed)' 180   # 0 seen, 1 guest ended, 2 timeout
 #   lf_qemu_wait_exit vm 30; lf_qemu_section vm NAME; lf_qemu_stop vm
@@ -99,6 +100,14 @@ lf_qemu_nic_tap() { # VM MODEL MAC TAP
 
 lf_qemu_fw_cfg() { # VM NAME FILE
 	_lfq_args[$1]+=" -fw_cfg name=$2,file=$3"
+}
+
+# A virtio-serial port for the QEMU guest agent of an installed system (roles/common/packages has
+# qemu-guest-agent), on the unix socket $T_TMP/VM/qga.sock; tests/lab/qga-exec.py talks to it.
+lf_qemu_agent() { # VM
+	_lfq_args[$1]+=" -chardev socket,id=qga,path=$T_TMP/$1/qga.sock,server=on,wait=off"
+	_lfq_args[$1]+=" -device virtio-serial-pci -device virtserialport,chardev=qga"
+	_lfq_args[$1]+=",name=org.qemu.guest_agent.0"
 }
 
 lf_qemu_kernel() { # VM VMLINUZ INITRD APPEND

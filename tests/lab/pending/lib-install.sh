@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Shared steps of the install tests (tests/lab/install-*.sh): build the netboot pair and a role
+# image, serve them with a lab manifest over HTTP, install a guest in standalone mode, boot its
+# disks from GRUB and run commands in the installed system through its QEMU guest agent.
+# Source after tests/lib.sh and tests/lab/lib-qemu.sh.
+#
+#   lf_install_images ROLE        # sets LFI_IMAGES; netboot pair + ROLE.tar.zst (cached)
+#   lf_install_serve LAB.XML ROLE # sets LFI_URL (as the guest sees it) and LFI_SHA
+#   lf_install_run VM NODE TIMEOUT [APPEND...]   # 0: "labforge: install complete" seen
+#   lf_install_boot_disk VM NODE TIMEOUT         # GRUB from disk to "NODE login:"
+#   lf_install_exec VM CMD                       # CMD in the installed system (guest agent)
+
+LFI_BUILD=${LF_LAB_BUILD:-$LF_TOP/build}
+LFI_IMAGES=${LF_IMAGES_DIR:-$LFI_BUILD/images}
+_lfi_http_pid=''
+
+# Builds what the installs need, reporting the time (the role image is cached between runs).
+lf_install_images() { # ROLE
+	local t=$SECONDS
+	run env LF_IMAGES_DIR="$LFI_IMAGES" "$LF_TOP/images/build-netboot.sh" \
+		--installer "$LFI_BUILD/bin/labforge-install"
+	[ "$T_RC" -eq 0 ] || { fail "netboot pair builds" "$(tail -n 20 "$T_ERR")"; return 1; }
+	run env LF_IMAGES_DIR="$LFI_IMAGES" LF_BIN_DIR="$LFI_BUILD/bin" \
+		"$LF_TOP/images/build-rootfs.sh" "$1"
+	[ "$T_RC" -eq 0 ] || { fail "$1 image builds" "$(tail -n 20 "$T_ERR")"; return 1; }
+	pass "netboot pair and $1 image ready ($((SECONDS - t))s: $(tail -n 1 "$T_OUT"))"
+}
+
+# HTTP on a free loopback port; qemu's user network shows the host's loopback as 10.0.2.2.
+lf_install_serve() { # LAB.XML ROLE
+	local www=$T_TMP/www port=''
+	mkdir -p "$www"
+	cp "$1" "$www/lab.xml"
+	ln -sf "$(realpath "$LFI_IMAGES/$2.tar.zst")" "$www/$2.tar.zst"
+	LFI_SHA=$(sha256sum "$LFI_IMAGES/$2.tar.zst" | cut -d' ' -f1)
+	python3 -u -m http.server --bind 127.0.0.1 --directory "$www" 0 >"$T_TMP/http.log" 2>&1 &
+	_lfi_http_pid=$!
+	trap '[ -z "$_lfi_http_pid" ] || kill "$_lfi_http_pid" 2>/dev/null; _lfq_cleanup' EXIT
+	for _ in $(seq 50); do
+		port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T_TMP/http.log" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.2
+	done
+	[ -n "$port" ] || { fail "HTTP server starts" "$(cat "$T_TMP/http.log")"; return 1; }
+	LFI_URL=http://10.0.2.2:$port
+}
+
+# Gives VM the disk files of guest FROM (hard links): call between lf_qemu_new and lf_qemu_disk,
+# which leaves an existing file of the right size as it is.
+lf_install_same_disks() { # VM FROM COUNT
+	local n
+	for ((n = 0; n < $3; n++)); do ln "$(lf_qemu_disk_file "$2" "$n")" "$T_TMP/$1/disk$n.raw"; done
+}
+
+# Direct kernel boot of the installer in standalone mode with the served manifest and image of
+# ROLE; waits for its closing line and the power off. Extra words go on the command line.
+lf_install_run() { # VM NODE ROLE TIMEOUT [APPEND...]
+	local vm=$1 node=$2 role=$3 timeout=$4
+	shift 4
+	lf_qemu_kernel "$vm" "$LFI_IMAGES/vmlinuz" "$LFI_IMAGES/initramfs.cpio.gz" \
+		"console=ttyS0,115200 panic=-1 labforge.manifest=$LFI_URL/lab.xml labforge.node=$node \
+labforge.image=$LFI_URL/$role.tar.zst labforge.sha256=$LFI_SHA labforge.reboot=0${*:+ $*}"
+	lf_qemu_start "$vm"
+	lf_qemu_wait "$vm" '^labforge: install (complete|failed)' "$timeout"
+	lf_qemu_wait_exit "$vm" 120
+	lf_qemu_console "$vm" | grep -q '^labforge: install complete'
+}
+
+# Boots VM's disks with no kernel given (SeaBIOS -> GRUB on the boot disk), with a guest agent
+# socket; 0 once GRUB was on the serial console and NODE's login prompt came.
+lf_install_boot_disk() { # VM NODE TIMEOUT
+	lf_qemu_agent "$1"
+	lf_qemu_start "$1"
+	lf_qemu_wait "$1" "^$2 login:" "$3" && lf_qemu_console "$1" | grep -q 'GRUB'
+}
+
+lf_install_exec() { # VM CMD
+	python3 "$LF_TOP/tests/lab/pending/qga-exec.py" "$T_TMP/$1/qga.sock" 180 "$2" 2>&1
+}
