@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include "admin.h"
+#include "fileio.h"
 #include "json.h"
 #include "log.h"
 #include "units.h"
@@ -36,51 +37,6 @@ static void set_timeouts(int fd) {
         struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* Reads until EOF, at most max bytes (-EMSGSIZE beyond). */
-static int read_all(int fd, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-
-        for (;;) {
-                if (len == cap) {
-                        if (cap > max)
-                                return -EMSGSIZE;
-                        cap = cap ? cap * 2 : 4096;
-                        char *b = realloc(buf, cap + 1);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-                if (len > max)
-                        return -EMSGSIZE;
-        }
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return 0;
 }
 
 /* --- answers ------------------------------------------------------------------------------ */
@@ -331,7 +287,7 @@ static void serve_client(admin_server *s, int fd) {
                 log_warning("admin socket: refused a client of uid %u", (unsigned)cred.uid);
                 r = answer_error(2, NULL, "permission denied: root or the appliance's user only",
                                  &ans);
-        } else if ((r = read_all(fd, LF_ADMIN_MAX_REQUEST, &buf, &len)) < 0) {
+        } else if ((r = lf_read_fd_all(fd, LF_ADMIN_MAX_REQUEST, &buf, &len)) < 0) {
                 r = answer_error(2, NULL,
                                  r == -EMSGSIZE ? "request larger than 64 KiB"
                                                 : "request not received in time",
@@ -349,7 +305,7 @@ static void serve_client(admin_server *s, int fd) {
                 return;
         }
         out = lf_json_to_string(ans);
-        if (!out || write_all(fd, out, strlen(out)) < 0)
+        if (!out || lf_write_fd_all(fd, out, strlen(out)) < 0)
                 log_warning("admin socket: the client left before its answer");
 }
 
@@ -451,11 +407,11 @@ int lf_admin_call(const char *state_dir, json_object *req, lf_diag *diag, json_o
         out = lf_json_to_string(req);
         if (!out)
                 return -ENOMEM;
-        r = write_all(fd, out, strlen(out));
+        r = lf_write_fd_all(fd, out, strlen(out));
         if (r >= 0 && shutdown(fd, SHUT_WR) < 0)
                 r = -errno;
         if (r >= 0)
-                r = read_all(fd, LF_ADMIN_MAX_ANSWER, &buf, &len);
+                r = lf_read_fd_all(fd, LF_ADMIN_MAX_ANSWER, &buf, &len);
         if (r < 0) {
                 lf_diag_add(diag, NULL, 0, "the appliance at %s did not answer: %s", sa.sun_path,
                             strerror(-r));
