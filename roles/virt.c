@@ -164,8 +164,7 @@ void lf_virt_mac(const char *vm, char ret[static 18]) {
         snprintf(ret, 18, "52:54:00:%.2s:%.2s:%.2s", hex, hex + 2, hex + 4);
 }
 
-int lf_virt_disk_path(const char *vm, const lf_template *tmpl, lf_virt_disk_mode mode,
-                      char **ret) {
+int lf_virt_disk_path(const char *vm, const lf_template *tmpl, lf_virt_disk_mode mode, char **ret) {
         char *p = NULL;
         int r = 0;
 
@@ -221,8 +220,9 @@ static int spec_check(const lf_virt_spec *s, lf_diag *diag) {
                                 "'-' (at most 63, not starting or ending with '-')",
                                 vm);
         if (!t) {
-                return lf_diag_add(diag, NULL, 0, "%s: no template given; every VM is made "
-                                                  "from a <template> of the lab manifest",
+                return lf_diag_add(diag, NULL, 0,
+                                   "%s: no template given; every VM is made "
+                                   "from a <template> of the lab manifest",
                                    vm);
         }
         if (t->memory_mb < LF_VIRT_MIN_MEMORY_MB || t->memory_mb > LF_VIRT_MAX_MEMORY_MB)
@@ -243,8 +243,8 @@ static int spec_check(const lf_virt_spec *s, lf_diag *diag) {
                                 "golden image (no '/')",
                                 vm, t->name, t->image ? t->image : "");
         if (s->disk_path && !path_ok(s->disk_path))
-                r = lf_diag_add(diag, NULL, 0, "%s: disk path '%s' is not an absolute path",
-                                vm, s->disk_path);
+                r = lf_diag_add(diag, NULL, 0, "%s: disk path '%s' is not an absolute path", vm,
+                                s->disk_path);
         if (s->bridge && !bridge_ok(s->bridge))
                 r = lf_diag_add(diag, NULL, 0,
                                 "%s: bridge '%s' is not an interface name (1 to 15 printable "
@@ -260,12 +260,10 @@ static int spec_check(const lf_virt_spec *s, lf_diag *diag) {
                 r = lf_diag_add(diag, NULL, 0,
                                 "%s: kernel, initrd and console log must be absolute paths", vm);
         if ((s->initrd || s->cmdline) && !s->kernel)
-                r = lf_diag_add(diag, NULL, 0, "%s: an initrd or command line needs a kernel",
-                                vm);
+                r = lf_diag_add(diag, NULL, 0, "%s: an initrd or command line needs a kernel", vm);
         if (s->cmdline && strlen(s->cmdline) > VIRT_MAX_CMDLINE)
-                r = lf_diag_add(diag, NULL, 0,
-                                "%s: kernel command line is longer than %u bytes", vm,
-                                VIRT_MAX_CMDLINE);
+                r = lf_diag_add(diag, NULL, 0, "%s: kernel command line is longer than %u bytes",
+                                vm, VIRT_MAX_CMDLINE);
         return r;
 }
 
@@ -309,16 +307,14 @@ static void write_cpu(xw *x, const lf_virt_spec *s) {
 }
 
 static void write_disk(xw *x, const lf_virt_spec *s, const char *path) {
-        const char *format = s->disk_mode == LF_VIRT_DISK_OVERLAY || ends_with(path, ".qcow2")
-                                     ? "qcow2"
-                                     : "raw";
+        const char *format =
+                s->disk_mode == LF_VIRT_DISK_OVERLAY || ends_with(path, ".qcow2") ? "qcow2" : "raw";
         xw_start(x, "disk");
         xw_attr(x, "type", "file");
         xw_attr(x, "device", "disk");
         /* cache=none: the host page cache must not hold guest writes when the VM moves to
          * another host (libvirt refuses to migrate otherwise); io=native goes with it. */
-        xw_leaf(x, "driver", "name", "qemu", "type", format, "cache", "none", "io", "native",
-                NULL);
+        xw_leaf(x, "driver", "name", "qemu", "type", format, "cache", "none", "io", "native", NULL);
         xw_leaf(x, "source", "file", path, NULL);
         xw_leaf(x, "target", "dev", "vda", "bus", "virtio", NULL);
         xw_end(x);
@@ -424,8 +420,10 @@ int lf_virt_domain_xml(const lf_virt_spec *s, lf_diag *diag, char **ret_xml) {
         xw_check(&x, xmlTextWriterSetIndentString(x.w, BAD_CAST "  "));
 
         xw_start(&x, "domain");
-        xw_attr(&x, "type", s->accel == LF_VIRT_KVM ? "kvm" : s->accel == LF_VIRT_TCG ? "qemu"
-                                                                                 : "test");
+        xw_attr(&x, "type",
+                s->accel == LF_VIRT_KVM   ? "kvm"
+                : s->accel == LF_VIRT_TCG ? "qemu"
+                                          : "test");
         xw_text(&x, "name", s->vm, NULL);
         xw_start(&x, "metadata");
         if (x.r >= 0)
@@ -817,8 +815,7 @@ int lf_virt_sample_take(lf_virt *v, lf_diag *diag, lf_virt_sample *ret) {
         /* Without ENFORCE_STATS, groups a driver lacks are left out rather than failing. */
         n = virConnectGetAllDomainStats(v->conn,
                                         VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                                                VIR_DOMAIN_STATS_BALLOON |
-                                                VIR_DOMAIN_STATS_VCPU,
+                                                VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU,
                                         &records, 0);
         if (n < 0)
                 return virt_fail(v, diag, "(all VMs)", "cannot read the VMs' statistics");
@@ -838,8 +835,7 @@ int lf_virt_sample_take(lf_virt *v, lf_diag *diag, lf_virt_sample *ret) {
                 const char *name = virDomainGetName(records[i]->dom);
                 if (!name || strlen(name) >= LF_VIRT_NAME_SIZE)
                         continue;
-                lf_virt_stats_parse(name, records[i]->params, records[i]->nparams,
-                                    &s.vms[s.n++]);
+                lf_virt_stats_parse(name, records[i]->params, records[i]->nparams, &s.vms[s.n++]);
         }
         virDomainStatsRecordListFree(records);
         *ret = s;
@@ -1115,6 +1111,7 @@ typedef struct migrate_call {
         int n_params;
         unsigned long flags;
         atomic_bool done;
+        bool lost; /* the connection to the source's libvirtd broke: outcome unknown */
         int rc, code;
         char msg[1024];
 } migrate_call;
@@ -1134,9 +1131,8 @@ static void *migrate_thread(void *p) {
 }
 
 /* The domain XML the destination runs and keeps, with its console moved there. */
-static int migrate_params(lf_virt *v, virDomainPtr d, const char *vm,
-                          const lf_virt_migrate_opts *o, lf_diag *diag,
-                          virTypedParameterPtr *params, int *n) {
+static int migrate_params(lf_virt *v, virDomainPtr d, const char *vm, const lf_virt_migrate_opts *o,
+                          lf_diag *diag, virTypedParameterPtr *params, int *n) {
         static const unsigned kinds[2] = {
                 VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE,
                 VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_INACTIVE,
@@ -1163,9 +1159,9 @@ static int migrate_params(lf_virt *v, virDomainPtr d, const char *vm,
         if (o->migrate_uri &&
             virTypedParamsAddString(params, n, &max, VIR_MIGRATE_PARAM_URI, o->migrate_uri) < 0)
                 return -ENOMEM;
-        if (o->bandwidth_mib && virTypedParamsAddULLong(params, n, &max,
-                                                        VIR_MIGRATE_PARAM_BANDWIDTH,
-                                                        o->bandwidth_mib) < 0)
+        if (o->bandwidth_mib &&
+            virTypedParamsAddULLong(params, n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                    o->bandwidth_mib) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -1177,11 +1173,26 @@ static int migrate_run(lf_virt *v, virDomainPtr d, const char *vm, const lf_virt
         bool aborted = false;
         pthread_t thread;
         lf_virt_job job = {0};
+        unsigned char uuid[VIR_UUID_BUFLEN];
+        virConnectPtr mconn;
         int r;
 
-        r = -pthread_create(&thread, NULL, migrate_thread, c);
-        if (r < 0)
+        /* The migration call gets a connection of its own: with it in flight, further calls on
+         * the same connection (the abort above all) were seen to wait until it returned. */
+        mconn = virConnectOpen(v->uri);
+        if (!mconn)
+                return virt_fail(v, diag, vm, "cannot open a connection for the migration");
+        if (virDomainGetUUID(d, uuid) < 0 || !(c->dom = virDomainLookupByUUID(mconn, uuid))) {
+                r = virt_fail(v, diag, vm, "cannot look the VM up for the migration");
+                virConnectClose(mconn);
                 return r;
+        }
+        r = -pthread_create(&thread, NULL, migrate_thread, c);
+        if (r < 0) {
+                virDomainFree(c->dom);
+                virConnectClose(mconn);
+                return r;
+        }
         while (!atomic_load(&c->done)) {
                 /* Short naps keep a quick migration quick; progress goes out every poll ms. */
                 for (unsigned slept = 0; slept < poll && !atomic_load(&c->done); slept += 20)
@@ -1192,14 +1203,18 @@ static int migrate_run(lf_virt *v, virDomainPtr d, const char *vm, const lf_virt
                 if (job_get(v, d, vm, &ignored, &job) == 0 && o->progress)
                         o->progress(vm, &job, o->userdata);
                 lf_diag_clear(&ignored);
-                if (!aborted && o->timeout_ms &&
-                    now_ns() - start >= (uint64_t)o->timeout_ms * 1000000u) {
-                        /* The migration call then fails with "operation aborted". */
+                if (o->timeout_ms && now_ns() - start >= (uint64_t)o->timeout_ms * 1000000u) {
+                        /* Asked again at every poll: while the destination is still being
+                         * prepared there is no transfer to cancel yet and libvirt lets the
+                         * request pass. Once cancelled, the migration call fails. */
                         virDomainAbortJob(d);
                         aborted = true;
                 }
         }
         pthread_join(thread, NULL);
+        c->lost = c->rc < 0 && virConnectIsAlive(mconn) != 1;
+        virDomainFree(c->dom);
+        virConnectClose(mconn);
         if (c->rc >= 0)
                 return 0;
         if (aborted) {
@@ -1236,8 +1251,8 @@ int lf_virt_migrate(lf_virt *v, const char *vm, const lf_virt_migrate_opts *o, l
         if (r < 0)
                 return r;
         if (virDomainIsActive(d) != 1) {
-                lf_diag_add(diag, NULL, 0, "%s: not running on %s; only running VMs migrate",
-                            vm, o->from);
+                lf_diag_add(diag, NULL, 0, "%s: not running on %s; only running VMs migrate", vm,
+                            o->from);
                 return -EBUSY;
         }
         r = migrate_params(v, d, vm, o, diag, &c.params, &c.n_params);
@@ -1253,13 +1268,18 @@ int lf_virt_migrate(lf_virt *v, const char *vm, const lf_virt_migrate_opts *o, l
                                     "migrating without it",
                                     vm, o->journal_dir, strerror(-r));
         }
-        c.dom = d;
         if (r >= 0)
                 r = migrate_run(v, d, vm, o, &c, diag);
-        /* libvirt answered: whatever happened is settled, nothing for reconciliation. A journal
-         * that cannot be removed only makes reconciliation look at this VM once more. */
-        if (o->journal_dir && j.vm[0])
+        /* When libvirt answered, whatever happened is settled: nothing for reconciliation. When
+         * the source's libvirtd went away mid-call, the outcome is unknown and the entry stays.
+         * A journal that cannot be removed only makes reconciliation look once more. */
+        if (o->journal_dir && j.vm[0] && !c.lost)
                 (void)lf_virt_journal_remove(o->journal_dir, vm);
+        else if (o->journal_dir && j.vm[0])
+                lf_diag_add(diag, NULL, 0,
+                            "%s: lost libvirt on %s during the migration; the journal entry "
+                            "stays for reconciliation",
+                            vm, o->from);
         virTypedParamsFree(c.params, c.n_params);
         return r;
 }
@@ -1268,8 +1288,8 @@ int lf_virt_migrate(lf_virt *v, const char *vm, const lf_virt_migrate_opts *o, l
 
 const char *lf_virt_action_name(lf_virt_action a) {
         static const char *const names[] = {
-                [LF_VIRT_KEEP] = "keep",         [LF_VIRT_RESUME] = "resume",
-                [LF_VIRT_DESTROY] = "destroy",   [LF_VIRT_UNDEFINE] = "undefine",
+                [LF_VIRT_KEEP] = "keep",       [LF_VIRT_RESUME] = "resume",
+                [LF_VIRT_DESTROY] = "destroy", [LF_VIRT_UNDEFINE] = "undefine",
                 [LF_VIRT_WAIT] = "wait",
         };
         return (size_t)a < ELEMENTSOF(names) ? names[a] : "?";
@@ -1359,8 +1379,8 @@ void lf_virt_reconcile_decide(const lf_virt_copy *copies, size_t n, const char *
                  * never reported success, so the cluster still counts the VM there. */
                 s = pick(copies, n, copy_running, expected_host, journal ? journal->from : NULL,
                          &rule);
-                snprintf(why, why_len, "active on %zu hosts: the %s copy on %s wins (%s)",
-                         n_active, n_running > 1 ? "running" : "only running", copies[s].host,
+                snprintf(why, why_len, "active on %zu hosts: the %s copy on %s wins (%s)", n_active,
+                         n_running > 1 ? "running" : "only running", copies[s].host,
                          n_running > 1 ? rule : "a paused copy has not run since it stopped");
         } else {
                 s = pick(copies, n, copy_active, expected_host, journal ? journal->from : NULL,
@@ -1382,6 +1402,13 @@ void lf_virt_reconcile_decide(const lf_virt_copy *copies, size_t n, const char *
                 ret_actions[s] = LF_VIRT_RESUME;
 }
 
+/* Hands the problems in mine on to diag when they matter; empties mine either way. */
+static void diag_pass(lf_diag *diag, lf_diag *mine, bool matter) {
+        for (size_t i = 0; matter && i < mine->n; i++)
+                lf_diag_add(diag, NULL, 0, "%s", mine->msgs[i]);
+        lf_diag_clear(mine);
+}
+
 /* Every copy of every VM, host by host. */
 typedef struct seen_vm {
         char name[LF_VIRT_NAME_SIZE];
@@ -1395,16 +1422,14 @@ static int vm_copies(const lf_virt_host *hosts, size_t n_hosts, const char *vm, 
                 int r = lf_virt_get(hosts[h].virt, vm, &mine, &on[h]);
                 if (r == -ENOENT) /* not there is an answer, not a problem */
                         memset(&on[h], 0, sizeof(on[h]));
-                for (size_t i = 0; r < 0 && r != -ENOENT && i < mine.n; i++)
-                        lf_diag_add(diag, NULL, 0, "%s", mine.msgs[i]);
-                lf_diag_clear(&mine);
+                diag_pass(diag, &mine, r < 0 && r != -ENOENT);
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
         return 0;
 }
 
-static int act(const lf_virt_host *h, const lf_virt_domain *d, lf_virt_action a, lf_diag *diag) {
+static int act_on(const lf_virt_host *h, const lf_virt_domain *d, lf_virt_action a, lf_diag *diag) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         int r;
 
@@ -1428,6 +1453,18 @@ static int act(const lf_virt_host *h, const lf_virt_domain *d, lf_virt_action a,
                 break;
         }
         return 0;
+}
+
+/* A copy to destroy or undefine may vanish by itself meanwhile (libvirt ends an incoming
+ * migration's domain when its source gives up): then there is nothing left to do. */
+static int act(const lf_virt_host *h, const lf_virt_domain *d, lf_virt_action a, lf_diag *diag) {
+        lf_diag mine = {0};
+        int r = act_on(h, d, a, &mine);
+
+        if (r == -ENOENT && (a == LF_VIRT_DESTROY || a == LF_VIRT_UNDEFINE))
+                r = 0;
+        diag_pass(diag, &mine, r < 0);
+        return r;
 }
 
 /* Resolves one VM: looks again until no job runs (or wait_ms passed), then acts. */
@@ -1541,8 +1578,8 @@ static int resolution_cmp(const void *a, const void *b) {
 }
 
 int lf_virt_reconcile(const lf_virt_host *hosts, size_t n_hosts, const char *journal_dir,
-                      lf_virt_expected_fn expected, void *userdata, unsigned wait_ms,
-                      lf_diag *diag, lf_virt_resolution **ret, size_t *ret_n) {
+                      lf_virt_expected_fn expected, void *userdata, unsigned wait_ms, lf_diag *diag,
+                      lf_virt_resolution **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **journaled = NULL;
         seen_vm *seen = NULL;
         size_t n_seen = 0, n_res = 0;
@@ -1575,8 +1612,8 @@ int lf_virt_reconcile(const lf_virt_host *hosts, size_t n_hosts, const char *jou
                 if (!seen_needs(&seen[i], n_hosts, in_journal))
                         continue;
                 int q = resolve(hosts, n_hosts, journal_dir, seen[i].name,
-                                expected ? expected(seen[i].name, userdata) : NULL, wait_ms,
-                                diag, &res[n_res]);
+                                expected ? expected(seen[i].name, userdata) : NULL, wait_ms, diag,
+                                &res[n_res]);
                 if (q == -ENOMEM)
                         r = q;
                 else if (q < 0 && !first_error)

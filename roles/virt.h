@@ -58,8 +58,7 @@ typedef struct lf_virt_spec {
 } lf_virt_spec;
 
 /* The disk path of a VM under mode (see LF_VIRT_STORE_DIR); NULL for LF_VIRT_DISK_NONE. */
-int lf_virt_disk_path(const char *vm, const lf_template *tmpl, lf_virt_disk_mode mode,
-                      char **ret);
+int lf_virt_disk_path(const char *vm, const lf_template *tmpl, lf_virt_disk_mode mode, char **ret);
 /* The domain XML, written with libxml2. A spec that cannot make a domain (bad VM name, template
  * without image, memory or vcpus out of range, relative paths) is reported to diag and gives
  * -EINVAL. */
@@ -190,8 +189,10 @@ unsigned long lf_virt_migrate_flags(bool copy_storage);
 /* The XML the domain runs with on the destination: the domain's own XML (flags as for
  * virDomainGetXMLDesc) with the console listening on dest_listen (unchanged when NULL). */
 int lf_virt_migrate_xml(const char *xml, const char *dest_listen, char **ret);
-/* Live-migrates vm from v's host. Blocks until done; polls progress every poll_ms and aborts the
- * job after timeout_ms (-ETIMEDOUT: the VM stays on the source). */
+/* Live-migrates vm from v's host. Blocks until done (the migration call runs in a thread on a
+ * connection of its own); polls progress every poll_ms and aborts the job after timeout_ms
+ * (-ETIMEDOUT: the VM stays on the source). The journal entry is removed once libvirt answered,
+ * and kept when the source's libvirtd went away mid-call (outcome unknown: reconcile). */
 int lf_virt_migrate(lf_virt *v, const char *vm, const lf_virt_migrate_opts *o, lf_diag *diag);
 
 /* Reconciliation: what to do with each copy of one VM found on several hosts. */
@@ -248,7 +249,9 @@ typedef struct lf_virt_resolution {
  * lf_virt_reconcile_decide says, waiting up to wait_ms for running jobs. Journal entries of
  * resolved VMs are removed. Returns 0 when every VM is resolved, -EAGAIN when some still have a
  * job after wait_ms (reported to diag), another negative errno when a host could not be asked
- * or an action failed. */
+ * or an action failed. A host that cannot be listed stops it before any action: resuming a copy
+ * left paused while an unseen host runs the VM would make two. The resolutions are sorted by VM
+ * name. */
 int lf_virt_reconcile(const lf_virt_host *hosts, size_t n_hosts, const char *journal_dir,
-                      lf_virt_expected_fn expected, void *userdata, unsigned wait_ms,
-                      lf_diag *diag, lf_virt_resolution **ret, size_t *ret_n);
+                      lf_virt_expected_fn expected, void *userdata, unsigned wait_ms, lf_diag *diag,
+                      lf_virt_resolution **ret, size_t *ret_n);
