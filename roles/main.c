@@ -5,10 +5,11 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "vms.h"
 
 /* The parts that act on the machine (libvirt driver, storage runtime, power) join this table
  * as they are written. */
-static const lf_role_subsystem *const subsystems[] = {NULL};
+static const lf_role_subsystem *const subsystems[] = {&lf_vms_subsystem};
 
 static void usage(FILE *f) {
         fprintf(f, "usage: labforged [--config DIR] [--state-dir DIR] [--verbose]\n\n"
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        lf_daemon_options o = {.subsystems = subsystems, .n_subsystems = 0};
+        lf_daemon_options o = {.subsystems = subsystems, .n_subsystems = ELEMENTSOF(subsystems)};
         int c;
 
         lf_log_set_program("labforged");

@@ -665,6 +665,14 @@ int lf_virt_undefine(lf_virt *v, const char *vm, lf_diag *diag) {
         return 0;
 }
 
+/* Whether labforge made the domain (its metadata names the template): only those are reported
+ * and managed; anything else on the host is the administrator's. */
+static bool domain_managed(virDomainPtr d) {
+        char *m = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, VIRT_METADATA_NS, 0);
+        free(m);
+        return m != NULL;
+}
+
 static lf_vm_state vm_state_of(int state, int reason, bool job) {
         switch (state) {
         case VIR_DOMAIN_RUNNING:
@@ -711,6 +719,7 @@ static int domain_describe(lf_virt *v, virDomainPtr d, lf_diag *diag, lf_virt_do
                 return virt_fail(v, diag, name, "cannot read the VM's state");
         out.active = active;
         out.persistent = persistent;
+        out.managed = domain_managed(d);
         out.job = out.active && domain_has_job(d);
         out.state = vm_state_of(out.vir_state, out.vir_reason, out.job);
         out.vcpus = info.nrVirtCpu;
@@ -835,7 +844,8 @@ int lf_virt_sample_take(lf_virt *v, lf_diag *diag, lf_virt_sample *ret) {
                 const char *name = virDomainGetName(records[i]->dom);
                 if (!name || strlen(name) >= LF_VIRT_NAME_SIZE)
                         continue;
-                lf_virt_stats_parse(name, records[i]->params, records[i]->nparams, &s.vms[s.n++]);
+                lf_virt_stats_parse(name, records[i]->params, records[i]->nparams, &s.vms[s.n]);
+                s.vms[s.n++].managed = domain_managed(records[i]->dom);
         }
         virDomainStatsRecordListFree(records);
         *ret = s;
@@ -1596,7 +1606,8 @@ int lf_virt_reconcile(const lf_virt_host *hosts, size_t n_hosts, const char *jou
                 size_t n = 0;
                 r = lf_virt_list(hosts[h].virt, diag, &doms, &n);
                 for (size_t i = 0; i < n && r >= 0; i++)
-                        r = seen_add(&seen, &n_seen, doms[i].name, n_hosts, h, &doms[i]);
+                        if (doms[i].managed) /* the administrator's own domains are theirs */
+                                r = seen_add(&seen, &n_seen, doms[i].name, n_hosts, h, &doms[i]);
         }
         for (char **j = journaled; j && *j && r >= 0; j++)
                 r = seen_add(&seen, &n_seen, *j, n_hosts, 0, NULL);

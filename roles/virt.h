@@ -99,7 +99,8 @@ typedef struct lf_virt_domain {
         lf_vm_state state;
         int vir_state, vir_reason; /* libvirt's virDomainState and its reason */
         bool active, persistent;
-        bool job; /* a libvirt job (migration) runs on it */
+        bool job;     /* a libvirt job (migration) runs on it */
+        bool managed; /* made by labforge (lf_virt_domain_xml's metadata) */
         unsigned vcpus;
         uint64_t mem_kib;
 } lf_virt_domain;
@@ -114,6 +115,7 @@ typedef struct lf_virt_stats {
         char name[LF_VIRT_NAME_SIZE];
         lf_vm_state state;
         unsigned vcpus;
+        bool managed; /* made by labforge; set by lf_virt_sample_take, not by the parser */
         bool has_cpu_time, has_mem, has_rss;
         uint64_t cpu_time_ns; /* cpu.time: host CPU time the domain used since it started */
         uint64_t mem_kib;     /* balloon.current: memory the guest has */
@@ -244,7 +246,7 @@ typedef struct lf_virt_resolution {
         bool acted; /* something was destroyed, undefined or resumed */
 } lf_virt_resolution;
 
-/* Lists the domains of every host and every journal entry, and resolves each VM that is
+/* Lists the labforge domains of every host and every journal entry, and resolves each VM that is
  * defined or active on more than one host, paused by a migration, or in the journal: acts as
  * lf_virt_reconcile_decide says, waiting up to wait_ms for running jobs. Journal entries of
  * resolved VMs are removed. Returns 0 when every VM is resolved, -EAGAIN when some still have a

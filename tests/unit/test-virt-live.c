@@ -120,6 +120,7 @@ TEST(live_stats) {
                         st = &s2.vms[i];
         ASSERT_TRUE(st);
         ASSERT_EQ(st->state, LF_VM_RUNNING);
+        ASSERT_TRUE(st->managed);
         ASSERT_TRUE(st->has_cpu_time && st->cpu_time_ns > 0);
         ASSERT_TRUE(st->has_mem);
         ASSERT_EQ(st->mem_kib, 96 * 1024);

@@ -221,7 +221,7 @@ TEST(life_cycle) {
         ASSERT_EQ(lf_virt_get(v, "pc01", &diag, &d), 0);
         ASSERT_STREQ(d.name, "pc01");
         ASSERT_EQ(d.state, LF_VM_STOPPED);
-        ASSERT_TRUE(d.persistent && !d.active);
+        ASSERT_TRUE(d.persistent && !d.active && d.managed);
         ASSERT_EQ(d.vcpus, 1);
         ASSERT_EQ(d.mem_kib, 128 * 1024);
 
@@ -290,6 +290,12 @@ TEST(errors) {
         lf_diag_clear(&diag);
         expect_error(lf_virt_get(v, "pc09", &diag, &d), -ENOENT, &diag, "no such VM");
 
+        /* A domain labforge did not make is listed but not its own. */
+        _cleanup_virt_ lf_virt *shared = NULL;
+        ASSERT_EQ(lf_virt_open("test:///default", &diag, &shared), 0);
+        ASSERT_EQ(lf_virt_get(shared, "test", &diag, &d), 0);
+        ASSERT_TRUE(d.active && !d.managed);
+
         ASSERT_EQ(lf_virt_open("bogus:///nothing", &diag, &none), -EIO);
         ASSERT_TRUE(none == NULL);
         ASSERT_CONTAINS(diag.msgs[0], "cannot connect to libvirt at bogus:///nothing");
@@ -310,6 +316,7 @@ TEST(stats_test_driver) {
         ASSERT_EQ(lf_virt_sample_take(v, &diag, &b), 0);
         ASSERT_EQ(a.n, 2);
         for (size_t i = 0; i < a.n; i++) {
+                ASSERT_TRUE(a.vms[i].managed);
                 if (streq(a.vms[i].name, "pc01"))
                         ASSERT_EQ(a.vms[i].state, LF_VM_RUNNING);
                 else
