@@ -586,17 +586,28 @@ int lf_virt_define(lf_virt *v, const lf_virt_spec *spec, lf_diag *diag) {
         return 0;
 }
 
-int lf_virt_start(lf_virt *v, const char *vm, lf_diag *diag) {
+/* Looks a domain up that must not be running for what comes next; -EBUSY (reported with
+ * `running`, "already running") when it runs. */
+static int lookup_stopped(lf_virt *v, const char *vm, const char *running, lf_diag *diag,
+                          virDomainPtr *ret) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r;
-
-        r = domain_lookup(v, vm, diag, &d);
+        int r = domain_lookup(v, vm, diag, &d);
         if (r < 0)
                 return r;
         if (virDomainIsActive(d) == 1) {
-                lf_diag_add(diag, NULL, 0, "%s: already running on %s", vm, v->uri);
+                lf_diag_add(diag, NULL, 0, "%s: %s on %s", vm, running, v->uri);
                 return -EBUSY;
         }
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+int lf_virt_start(lf_virt *v, const char *vm, lf_diag *diag) {
+        _cleanup_domain_ virDomainPtr d = NULL;
+        int r = lookup_stopped(v, vm, "already running", diag, &d);
+
+        if (r < 0)
+                return r;
         if (virDomainCreate(d) < 0)
                 return virt_fail(v, diag, vm, "cannot start the VM");
         return 0;
@@ -649,15 +660,10 @@ int lf_virt_shutdown(lf_virt *v, const char *vm, unsigned timeout_ms, lf_diag *d
 
 int lf_virt_undefine(lf_virt *v, const char *vm, lf_diag *diag) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r;
+        int r = lookup_stopped(v, vm, "still running (stop it first)", diag, &d);
 
-        r = domain_lookup(v, vm, diag, &d);
         if (r < 0)
                 return r;
-        if (virDomainIsActive(d) == 1) {
-                lf_diag_add(diag, NULL, 0, "%s: still running on %s; stop it first", vm, v->uri);
-                return -EBUSY;
-        }
         /* Our domains boot without UEFI variables, so there is no NVRAM to remove. */
         if (virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                               VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)

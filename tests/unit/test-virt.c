@@ -279,7 +279,7 @@ TEST(errors) {
         expect_error(lf_virt_start(v, "pc01", &diag), -EBUSY, &diag, "pc01: already running");
         /* Undefining a running VM would leave it running as a transient domain. */
         expect_error(lf_virt_undefine(v, "pc01", &diag), -EBUSY, &diag,
-                     "pc01: still running on test:///");
+                     "pc01: still running (stop it first) on test:///");
         ASSERT_EQ(lf_virt_get(v, "pc01", &diag, &d), 0);
         ASSERT_TRUE(d.active && d.persistent);
         /* Defining with a bad template changes nothing. */
