@@ -56,12 +56,17 @@ teardown() {
 		for _ in $(seq 100); do kill -0 "$h" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$h" 2>/dev/null
 	done
-	for h in "${NS[@]}"; do ip netns del "$h" 2>/dev/null; done
+	# Whatever still runs in these hosts' network namespaces is this test's (guests included).
+	for h in "${NS[@]}"; do
+		ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$h" 2>/dev/null
+	done
 	for h in "${CREATED_DIRS[@]}"; do rmdir "$h" 2>/dev/null; done
 	# LF_TEST_KEEP_TMP=1 keeps logs and consoles for a look afterwards (as the unit tests do).
 	if [ -n "${LF_TEST_KEEP_TMP:-}" ]; then echo "virt-migrate: kept $W"; else rm -rf "$T_TMP"; fi
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT HUP # so that a timeout or ^C still tears down
 
 for tool in libvirtd virsh qemu-system-x86_64 ip unshare nsenter cpio gzip; do
 	command -v "$tool" >/dev/null || die "prerequisites" "$tool is missing; run ./build.sh deps"
