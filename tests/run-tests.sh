@@ -58,6 +58,8 @@ run_unit() {
 	local t
 	for t in "$build"/tests/test-*; do
 		[ -x "$t" ] || continue
+		# test-*-live binaries need hosts an integration script sets up; that script runs them.
+		case $t in *-live) continue ;; esac
 		run_one "unit/$(basename "$t")" "$t"
 	done
 }
