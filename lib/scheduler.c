@@ -192,6 +192,7 @@ static bool cpu_ok(const sched *sc, int host, int vm) {
 }
 
 static void track(sched *sc, int host);
+static void power(sched *sc, int host, bool on);
 
 /* Moves a VM in the working state only (trials use it too, and undo it). */
 static void shift(sched *sc, int vm, int to) {
@@ -863,9 +864,44 @@ static void cool_down(sched *sc, heap *cool, int from, int *moves) {
                     num(a, sc->h[from].util));
 }
 
-static void balance_compute(sched *sc) {
+/* Hot hosts and no up host below cpu_low: compute balance has nowhere to move VMs, so more
+ * cpu must come up. When `act` (auto), powers on the off host with the most cpus unless a host
+ * is powering on already or this plan has a power action; otherwise says which host auto
+ * would wake. Quiet when no host is off. */
+static void wake_for_cpu(sched *sc, bool act) {
+        char names[2 * LF_SNAPSHOT_MAX_NAME + 64];
+        int best = -1;
+
+        if (coming_names(sc, names, sizeof(names)) > 0) {
+                say(sc, "compute balance: %s powering on: its cpu comes first", names);
+                return;
+        }
+        for (size_t k = 0; k < sc->s->n_hosts; k++) {
+                int x = sc->hosts_by_name[k];
+                if (sc->s->hosts[x].state == LF_HOST_OFF && slots(sc, x) > 0 &&
+                    (best < 0 || sc->s->hosts[x].cpus > sc->s->hosts[best].cpus))
+                        best = x;
+        }
+        if (best < 0)
+                return;
+        if (!act)
+                say(sc, "compute balance: auto mode would power on %s (%lld cpus) for more cpu",
+                    HN(sc, best), (long long)sc->s->hosts[best].cpus);
+        else if (sc->plan->n_power_on + sc->plan->n_power_off > 0)
+                say(sc,
+                    "compute balance: %s is not powered on for more cpu in this cycle: one power "
+                    "action per cycle",
+                    HN(sc, best));
+        else {
+                say(sc, "compute balance: powering on %s (%lld cpus) for more cpu", HN(sc, best),
+                    (long long)sc->s->hosts[best].cpus);
+                power(sc, best, true);
+        }
+}
+
+static void balance_compute(sched *sc, bool may_wake) {
         const lf_sched_policy *p = sc->p;
-        size_t n_hot = 0;
+        size_t n_hot = 0, n_cool = 0;
         int hottest = -1, moves = 0;
         char a[32], b[32], c[32];
         heap cool;
@@ -876,6 +912,7 @@ static void balance_compute(sched *sc) {
                         continue;
                 if (sc->h[x].util >= p->cpu_high)
                         sc->scratch_h[n_hot++] = x;
+                n_cool += sc->h[x].util < p->cpu_low;
                 if (hottest < 0 || host_hottest_cmp(&x, &hottest, sc) < 0)
                         hottest = x;
         }
@@ -885,6 +922,15 @@ static void balance_compute(sched *sc) {
                             HN(sc, hottest), num(a, sc->h[hottest].util), num(b, p->cpu_high));
                 else
                         say(sc, "compute balance: no host is up");
+                return;
+        }
+        if (n_cool == 0) {
+                say(sc,
+                    "compute balance: %s is hot (cpu %s%% ≥ %s%%)%s but no up host is below "
+                    "cpu_low %s%% to take VMs",
+                    HN(sc, hottest), num(a, sc->h[hottest].util), num(b, p->cpu_high),
+                    n_hot > 1 ? " among others," : "", num(c, p->cpu_low));
+                wake_for_cpu(sc, may_wake);
                 return;
         }
         if (!due(sc, LF_SCHED_COMPUTE, p->min_interval_s, "compute balance"))
@@ -905,15 +951,8 @@ static void balance_compute(sched *sc) {
         }
         memcpy(hot, sc->scratch_h, n_hot * sizeof(int));
         qsort_r(hot, n_hot, sizeof(int), host_hottest_cmp, sc);
-        if (cool.n == 0)
-                say(sc,
-                    "compute balance: %s is hot (cpu %s%% ≥ %s%%)%s but no up host is below "
-                    "cpu_low %s%% to take VMs",
-                    HN(sc, hot[0]), num(a, sc->h[hot[0]].util), num(b, p->cpu_high),
-                    n_hot > 1 ? " among others," : "", num(c, p->cpu_low));
-        else
-                for (size_t i = 0; i < n_hot && !sc->oom; i++)
-                        cool_down(sc, &cool, hot[i], &moves);
+        for (size_t i = 0; i < n_hot && !sc->oom; i++)
+                cool_down(sc, &cool, hot[i], &moves);
         free(hot);
         heap_done(&cool);
         if (moves > 0)
@@ -1104,7 +1143,17 @@ static void save_energy(sched *sc) {
                     class_hours(sc, when, sizeof(when)));
                 return;
         }
-        /* Powering off waits the long window; powering on (check_headroom()) does not. */
+        /* Powering off waits the long window; powering on (check_headroom()) does not. The
+         * window also runs from the end of class hours: the last classes' VMs are still being
+         * shut down then, and emptying a host would migrate VMs about to stop. */
+        if (p->min_interval_s > 0 && lf_policy_in_class_hours(p, sc->s->time - p->min_interval_s)) {
+                char iv[32];
+                say(sc,
+                    "energy saving (power-off) waits: class hours ended less than %s ago, and the "
+                    "last classes' VMs are still stopping",
+                    duration(iv, p->min_interval_s));
+                return;
+        }
         if (!due(sc, LF_SCHED_ENERGY, p->min_interval_s, "energy saving (power-off)"))
                 return;
         for (size_t k = 0; k < sc->s->n_hosts; k++) {
@@ -1244,7 +1293,7 @@ static void run_auto(sched *sc) {
         if (p->balance_mode == LF_SCHED_MEMORY)
                 balance_memory(sc, p->balance_interval_s > p->min_interval_s ? p->balance_interval_s
                                                                              : p->min_interval_s);
-        balance_compute(sc);
+        balance_compute(sc, true);
 }
 
 static void sched_done(sched *sc) {
@@ -1353,7 +1402,7 @@ int lf_schedule(const lf_snapshot *s, lf_sched_mode mode, lf_plan_sched **ret) {
                         break;
                 case LF_SCHED_COMPUTE:
                         check_headroom(&sc, false);
-                        balance_compute(&sc);
+                        balance_compute(&sc, false);
                         break;
                 case LF_SCHED_ENERGY:
                         if (!check_headroom(&sc, true))

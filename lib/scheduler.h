@@ -202,6 +202,8 @@ int64_t lf_sched_host_slots(const lf_sched_host *h, int64_t vms, int64_t used_mb
                             int64_t typical_mb);
 /* Sum of lf_sched_host_slots() over the up hosts as the snapshot stands. */
 int64_t lf_snapshot_free_slots(const lf_snapshot *s);
+/* Whether time t falls within the policy's class hours (UTC). */
+bool lf_policy_in_class_hours(const lf_sched_policy *p, int64_t t);
 /* Whether s->time falls within the policy's class hours (UTC). */
 bool lf_snapshot_in_class_hours(const lf_snapshot *s);
 

@@ -868,10 +868,13 @@ int64_t lf_snapshot_free_slots(const lf_snapshot *s) {
         return total;
 }
 
-bool lf_snapshot_in_class_hours(const lf_snapshot *s) {
-        int64_t t = s->time;
+bool lf_policy_in_class_hours(const lf_sched_policy *p, int64_t t) {
         int64_t day_s = ((t % 86400) + 86400) % 86400;
         int minute = (int)(day_s / 60);
-        return (s->policy.class_days_mask >> lf_timestamp_weekday(t)) & 1 &&
-               minute >= s->policy.class_from_min && minute < s->policy.class_to_min;
+        return (p->class_days_mask >> lf_timestamp_weekday(t)) & 1 && minute >= p->class_from_min &&
+               minute < p->class_to_min;
+}
+
+bool lf_snapshot_in_class_hours(const lf_snapshot *s) {
+        return lf_policy_in_class_hours(&s->policy, s->time);
 }

@@ -431,20 +431,63 @@ TEST(energy_keeps_the_reserve_while_a_host_is_off) {
 }
 
 /* Auto wakes the same host as energy mode (in class hours too): both decide on the cluster as
- * placement leaves it, before any balancing. */
+ * placement leaves it, before any balancing. Auto may also wake a host energy mode does not:
+ * only in class hours, for cpu, when after its moves a host is hot and none is below cpu_low
+ * (compute balance has nowhere to move VMs), no host is powering on already, and then the off
+ * host with the most cpus of those with room for a VM. */
 TEST(auto_wakes_like_energy) {
-        int in_class = 0;
+        int in_class = 0, for_cpu = 0;
         for (uint64_t seed = 1; seed <= CASES; seed++) {
                 _cleanup_snapshot_ lf_snapshot *s = gen(seed, GEN_ANY);
                 _cleanup_plan_sched_ lf_plan_sched *e = NULL, *a = NULL;
                 ASSERT_EQ(lf_schedule(s, LF_SCHED_ENERGY, &e), 0);
                 ASSERT_EQ(lf_schedule(s, LF_SCHED_AUTO, &a), 0);
-                if (e->n_power_on != a->n_power_on ||
-                    (e->n_power_on && e->power_on[0] != a->power_on[0]))
-                        FAILF(seed, LF_SCHED_AUTO, "wakes another host than energy mode");
                 in_class += lf_snapshot_in_class_hours(s) && a->n_power_on > 0;
+                if (e->n_power_on > 0) {
+                        if (a->n_power_on != 1 || e->power_on[0] != a->power_on[0])
+                                FAILF(seed, LF_SCHED_AUTO, "wakes another host than energy mode");
+                        continue;
+                }
+                if (a->n_power_on == 0)
+                        continue;
+                for_cpu++;
+                if (!lf_snapshot_in_class_hours(s))
+                        FAILF(seed, LF_SCHED_AUTO, "wakes a host for cpu outside class hours");
+                load l;
+                load_init(&l, s);
+                for (size_t i = 0; i < a->n_placements; i++)
+                        arrive(seed, LF_SCHED_AUTO, s, a, &l, a->placements[i].vm, -1,
+                               a->placements[i].host);
+                for (size_t i = 0; i < a->n_migrations; i++)
+                        arrive(seed, LF_SCHED_AUTO, s, a, &l, a->migrations[i].vm,
+                               a->migrations[i].from, a->migrations[i].to);
+                bool hot = false, cool = false;
+                int64_t most = -1;
+                for (size_t i = 0; i < s->n_hosts; i++) {
+                        const lf_sched_host *h = &s->hosts[i];
+                        if (h->state == LF_HOST_UP) {
+                                hot |= l.util[i] >= s->policy.cpu_high - 1e-6;
+                                cool |= l.util[i] < s->policy.cpu_low - 1e-6;
+                        }
+                        if (h->powering_on)
+                                FAILF(seed, LF_SCHED_AUTO, "wakes a host for cpu while %s boots",
+                                      h->name);
+                        if (h->state == LF_HOST_OFF && h->cpus > most &&
+                            lf_sched_host_slots(h, l.vms[i], l.used[i], lf_sched_typical_vm_mb(s)) >
+                                    0)
+                                most = h->cpus;
+                }
+                load_done(&l);
+                if (!hot || cool)
+                        FAILF(seed, LF_SCHED_AUTO,
+                              "wakes a host for cpu with %s host hot and %s host cool",
+                              hot ? "a" : "no", cool ? "a" : "no");
+                if (s->hosts[a->power_on[0]].cpus != most)
+                        FAILF(seed, LF_SCHED_AUTO, "wakes %s, not an off host with the most cpus",
+                              s->hosts[a->power_on[0]].name);
         }
         ASSERT_TRUE(in_class > 20);
+        ASSERT_TRUE(for_cpu > 5);
 }
 
 /* The same snapshot with hosts and VMs in reverse order. */

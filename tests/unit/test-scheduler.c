@@ -165,6 +165,34 @@ static bool explains(const lf_plan_sched *p, const char *what) {
 /* 08:00, a class arrives on a cluster that is full: every mode places what fits and sees
  * that capacity is short; energy and auto (in class hours too) power on the off host with
  * the most slots, the other modes only say which one they would. */
+/* Hot hosts and no up host below cpu_low: auto powers on the off host with the most cpus (not
+ * the one in maintenance); compute mode only says so; a host already powering on is waited
+ * for; and a cycle that already powers a host on wakes no second one. */
+TEST(compute_wakes_a_host_for_cpu) {
+        _cleanup_snapshot_ lf_snapshot *s = load("compute-wake");
+        _cleanup_plan_sched_ lf_plan_sched *a = golden(s, LF_SCHED_AUTO, "compute-wake-auto", true);
+        _cleanup_plan_sched_ lf_plan_sched *c =
+                golden(s, LF_SCHED_COMPUTE, "compute-wake-compute", false);
+        _cleanup_plan_sched_ lf_plan_sched *e = plan(s, LF_SCHED_ENERGY);
+
+        ASSERT_EQ(a->n_power_on, 1);
+        ASSERT_EQ(a->power_on[0], host_index(s, "kvm4"));
+        ASSERT_EQ(a->n_migrations, 0);
+        ASSERT_EQ(c->n_power_on, 0);
+        ASSERT_EQ(e->n_power_on, 0); /* slots are not short: only the cpu is */
+
+        s->hosts[host_index(s, "kvm3")].powering_on = true;
+        _cleanup_plan_sched_ lf_plan_sched *w =
+                golden(s, LF_SCHED_AUTO, "compute-wake-coming", false);
+        ASSERT_EQ(w->n_power_on, 0);
+        s->hosts[host_index(s, "kvm3")].powering_on = false;
+
+        /* Outside class hours energy saving decides, not compute balance. */
+        s->time += 12 * 3600;
+        _cleanup_plan_sched_ lf_plan_sched *n = plan(s, LF_SCHED_AUTO);
+        ASSERT_EQ(n->n_power_on, 0);
+}
+
 TEST(capacity_short_in_every_mode) {
         _cleanup_snapshot_ lf_snapshot *s = load("capacity-short");
         char name[64];
@@ -251,6 +279,27 @@ TEST(energy_powers_off_only_outside_class_hours) {
                 golden(s, LF_SCHED_ENERGY, "energy-class-hours", false);
         ASSERT_EQ(p->n_power_off + p->n_power_on + p->n_migrations, 0);
         ASSERT_TRUE(explains(p, "hosts are powered off only outside them"));
+}
+
+/* Right after class hours the last classes' VMs are still stopping: energy saving waits
+ * min_interval_s (30 min) from the end of class hours before it empties a host. */
+TEST(energy_waits_after_class_hours) {
+        _cleanup_snapshot_ lf_snapshot *s = load("energy-power-off");
+        ASSERT_EQ(lf_parse_timestamp("2026-11-23T18:20:00Z", &s->time), 0);
+        _cleanup_plan_sched_ lf_plan_sched *p =
+                golden(s, LF_SCHED_ENERGY, "energy-after-class-hours", false);
+        ASSERT_EQ(p->n_power_off + p->n_migrations, 0);
+        ASSERT_TRUE(explains(p, "class hours ended less than 30 min ago"));
+
+        ASSERT_EQ(lf_parse_timestamp("2026-11-23T18:30:00Z", &s->time), 0);
+        _cleanup_plan_sched_ lf_plan_sched *q = plan(s, LF_SCHED_ENERGY);
+        ASSERT_EQ(q->n_power_off, 1);
+
+        /* Without a window (min_interval_s 0) nothing waits. */
+        ASSERT_EQ(lf_parse_timestamp("2026-11-23T18:00:00Z", &s->time), 0);
+        s->policy.min_interval_s = 0;
+        _cleanup_plan_sched_ lf_plan_sched *r = plan(s, LF_SCHED_ENERGY);
+        ASSERT_EQ(r->n_power_off, 1);
 }
 
 /* kvm1 measures 100% but its VMs ask for 12.2 cores of 8 (152.5%): compute balance moves
