@@ -53,6 +53,10 @@ typedef struct lf_exec_config {
         size_t authkey_len;
         /* NULL: the management address when the plan has a static one, else left out. */
         const char *bind_address;
+        /* The kernel modules of this PC's plan disks (lf_probe_disk_modules), listed for the
+         * installed system's initramfs with a base set (sysconfig.h). */
+        char *const *disk_modules;
+        size_t n_disk_modules;
 } lf_exec_config;
 
 typedef struct lf_exec lf_exec;

@@ -8,6 +8,7 @@
  * reboots: the initramfs' /init does, after it exits (0 installed, 1 failed, 2 bad settings or
  * input), powering off instead with labforge.reboot=0. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -321,10 +322,30 @@ static void print_steps(install *in, unsigned first) {
                 first + 3, LF_EXEC_CONFIGURE_STEPS);
 }
 
+/* The drivers of the plan's disks, for the installed system's initramfs. A disk whose drivers
+ * cannot be found (a plan for another machine) is only warned about: the base set remains. */
+static int disk_modules(const lf_plan *plan, char ***mods, size_t *n) {
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                char real[PATH_MAX];
+                const char *path = realpath(plan->disks[i].path, real) ? real : plan->disks[i].path;
+                const char *dev = strrchr(path, '/');
+                int r = lf_probe_disk_modules(NULL, dev ? dev + 1 : path, mods, n);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_warning_errno(r, "Cannot find the driver modules of %s: %m; the "
+                                             "initramfs gets the base set",
+                                          plan->disks[i].path);
+        }
+        return 0;
+}
+
 static int install_image(install *in) {
         const lf_settings *s = in->s;
         _cleanup_(lf_image_freep) lf_image *img = NULL;
         _cleanup_exec_ lf_exec *x = NULL;
+        _cleanup_strv_free_ char **mods = NULL;
+        size_t n_mods = 0;
         lf_fetch_opts fo = {
                 .mode = in->o->fetch_mode,
                 .token = in->token,
@@ -374,7 +395,11 @@ static int install_image(install *in) {
 
         const lf_node *node =
                 in->manifest ? lf_manifest_find_node(in->manifest, in->plan->node) : NULL;
+        if ((r = disk_modules(in->plan, &mods, &n_mods)) < 0)
+                goto fail;
         lf_exec_config cfg = {
+                .disk_modules = mods,
+                .n_disk_modules = n_mods,
                 .nodeid = in->nodeid ? in->nodeid
                           : node     ? node->nodeid
                                      : 0,

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "net.h"
+#include "plan.h"
 #include "probe.h"
 #include "verbs.h"
 
@@ -871,6 +872,44 @@ int verb_probe(int argc, char **argv) {
         if (fputs(out, stdout) < 0 || fflush(stdout) != 0) {
                 log_error_errno(-errno, "probe: cannot write the inventory: %m");
                 return 1;
+        }
+        return 0;
+}
+
+int lf_probe_disk_modules(const lf_probe_options *opts, const char *disk, char ***l, size_t *n) {
+        const char *sys = opts && opts->sysfs_root ? opts->sysfs_root : "/sys";
+        _cleanup_free_ char *link = NULL, *root = NULL;
+        char dev[PATH_MAX];
+        int r;
+
+        if (strchr(disk, '/') || asprintf(&link, "%s/block/%s/device", sys, disk) < 0 ||
+            asprintf(&root, "%s/devices", sys) < 0)
+                return strchr(disk, '/') ? -EINVAL : -ENOMEM;
+        if (!realpath(link, dev))
+                return -errno;
+        _cleanup_free_ char *top = realpath(root, NULL);
+        if (!top)
+                return -errno;
+        /* Up to (not into) <sys>/devices: each level's driver/module names its module. */
+        for (size_t len = strlen(dev); len > strlen(top) && strncmp(dev, top, strlen(top)) == 0;) {
+                _cleanup_free_ char *drv = path_join(dev, "driver"), *mod = NULL;
+                if (!drv)
+                        return -ENOMEM;
+                r = link_basename(drv, "module", &mod);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0) {
+                        bool seen = false;
+                        for (size_t i = 0; i < *n && !seen; i++)
+                                seen = streq((*l)[i], mod);
+                        if (!seen && (r = lf_plan_strv_add(l, n, mod)) < 0)
+                                return r;
+                }
+                char *slash = strrchr(dev, '/');
+                if (!slash)
+                        break;
+                *slash = '\0';
+                len = (size_t)(slash - dev);
         }
         return 0;
 }

@@ -17,3 +17,9 @@ typedef struct lf_probe_options {
  * read (not root, I/O error) fails the probe: reporting it without them could let the planner
  * erase data. Problems are added to diag; returns 0 or a negative errno. */
 int lf_probe(const lf_probe_options *opts, lf_diag *diag, lf_inventory **ret);
+
+/* The kernel modules that drive a disk ("sda", "nvme0n1"): from the disk's device up through
+ * its parents (SCSI disk, host adapter, PCI function), the module of each bound driver
+ * ("sd_mod", "virtio_scsi", "virtio_pci"), each once, built-in drivers left out. Added to
+ * *l (*n entries, NULL-terminated). -ENOENT when <sysfs>/block/<disk>/device is missing. */
+int lf_probe_disk_modules(const lf_probe_options *opts, const char *disk, char ***l, size_t *n);

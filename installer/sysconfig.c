@@ -395,6 +395,48 @@ static int write_grub(lf_sysconfig *s) {
         return file_end(s, &fb, 0644, "/etc/default/grub.d/labforge.cfg");
 }
 
+/* The installed system's initramfs holds only listed modules (MODULES=list): the drivers of
+ * this PC's disks as the installer found them, and a base set for the PCs of a classroom (SATA,
+ * legacy IDE, NVMe, virtio, the file systems and arrays of the plan, USB keyboards for the
+ * emergency shell). initramfs-tools' default (MODULES=most) copies some 750 modules; the list
+ * builds several times faster and boots a smaller image. */
+static const char *const base_modules[] = {
+        "ahci",       "ata_piix",   "ata_generic", "nvme",        "sd_mod",
+        "virtio_pci", "virtio_blk", "virtio_scsi", "ext4",        "vfat",
+        "raid0",      "md_mod",     "dm_mod",      "xhci_pci",    "ehci_pci",
+        "ohci_pci",   "uhci_hcd",   "usbhid",      "hid_generic",
+};
+
+static int write_initramfs(lf_sysconfig *s, const lf_plan *plan, const lf_exec_config *cfg) {
+        file_buf fb;
+        int r;
+
+        if ((r = file_begin(&fb)) < 0)
+                return r;
+        fprintf(fb.f, "# labforge: the initramfs holds the modules of /etc/initramfs-tools/modules "
+                      "only\nMODULES=list\nCOMPRESS=zstd\n");
+        if ((r = file_end(s, &fb, 0644, "/etc/initramfs-tools/conf.d/labforge.conf")) < 0)
+                return r;
+        if ((r = file_begin(&fb)) < 0)
+                return r;
+        fprintf(fb.f, "# Modules of the initramfs of %s, written by labforge-install.\n",
+                plan->node);
+        if (cfg->n_disk_modules > 0)
+                fprintf(fb.f, "# The drivers of its disks, as the installer found them:\n");
+        for (size_t i = 0; i < cfg->n_disk_modules; i++)
+                fprintf(fb.f, "%s\n", cfg->disk_modules[i]);
+        fprintf(fb.f, "# Disk controllers, file systems, arrays and USB keyboards of classroom "
+                      "PCs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(base_modules); i++) {
+                bool listed = false;
+                for (size_t j = 0; j < cfg->n_disk_modules && !listed; j++)
+                        listed = streq(cfg->disk_modules[j], base_modules[i]);
+                if (!listed)
+                        fprintf(fb.f, "%s\n", base_modules[i]);
+        }
+        return file_end(s, &fb, 0644, "/etc/initramfs-tools/modules");
+}
+
 int lf_sysconfig_build(const lf_plan *plan, const lf_journal *layout, const lf_exec_config *cfg,
                        lf_diag *diag, lf_sysconfig **ret) {
         _cleanup_sysconfig_ lf_sysconfig *s = calloc(1, sizeof(*s));
@@ -405,7 +447,8 @@ int lf_sysconfig_build(const lf_plan *plan, const lf_journal *layout, const lf_e
         if ((r = write_hosts(s, plan)) < 0 || (r = write_fstab(s, plan, layout, diag)) < 0 ||
             (r = write_mdadm_conf(s, plan, layout, diag)) < 0 || (r = write_network(s, plan)) < 0 ||
             (r = write_sysctl(s, plan)) < 0 || (r = write_exports(s, plan)) < 0 ||
-            (r = write_node_conf(s, plan, cfg)) < 0 || (r = write_grub(s)) < 0)
+            (r = write_node_conf(s, plan, cfg)) < 0 || (r = write_grub(s)) < 0 ||
+            (r = write_initramfs(s, plan, cfg)) < 0)
                 return r;
         for (size_t i = 0; i < plan->n_mounts; i++)
                 if ((r = lf_plan_strv_add(&s->dirs, &s->n_dirs, plan->mounts[i].target)) < 0)

@@ -457,10 +457,15 @@ static void run_case(const exec_case *c, fake *f) {
                                  lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT) ? ": done before" : "");
                 if (!lf_exec_step_done(x, LF_EXEC_STEP_EXTRACT))
                         ASSERT_EQ(lf_exec_step_mark(x, LF_EXEC_STEP_EXTRACT, &diag), 0);
+                /* The drivers the installer found for the disks; ahci is in the base set too
+                 * and is listed once. */
+                static char *const mods[] = {"sd_mod", "ahci", "mpt3sas", NULL};
                 lf_exec_config cfg = {.nodeid = 3,
                                       .manifest_path = lf_test_path(MANIFEST),
                                       .authkey = AUTHKEY,
-                                      .authkey_len = sizeof(AUTHKEY) - 1};
+                                      .authkey_len = sizeof(AUTHKEY) - 1,
+                                      .disk_modules = mods,
+                                      .n_disk_modules = 3};
                 /* lf_test_path's buffer is static: keep a copy. */
                 char *manifest = strdup(cfg.manifest_path);
                 cfg.manifest_path = manifest;

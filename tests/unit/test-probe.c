@@ -155,6 +155,70 @@ static const lf_inv_disk *disk(const lf_inventory *inv, const char *name) {
         return d;
 }
 
+/* A device's driver: DEV/driver -> sys/bus/BUS/drivers/DRV, whose module link (when MOD is
+ * not NULL: NULL is a built-in driver) -> sys/module/MOD. */
+static void fake_driver(const char *root, const char *dev, const char *bus, const char *drv,
+                        const char *mod) {
+        char link[512], target[512];
+        snprintf(link, sizeof(link), "%s/driver", dev);
+        snprintf(target, sizeof(target), "sys/bus/%s/drivers/%s", bus, drv);
+        put_link(root, link, target);
+        if (!mod)
+                return;
+        snprintf(link, sizeof(link), "%s/sys/bus/%s/drivers/%s/module", root, bus, drv);
+        struct stat st;
+        if (lstat(link, &st) == 0)
+                return; /* the driver of another device too */
+        snprintf(link, sizeof(link), "sys/bus/%s/drivers/%s/module", bus, drv);
+        snprintf(target, sizeof(target), "sys/module/%s", mod);
+        put_link(root, link, target);
+}
+
+TEST(disk_modules_from_sysfs) {
+        const char *root = lf_test_tmpdir();
+        const char *pci = "sys/devices/pci0000:00/0000:00:02.1";
+        const char *scsi = "sys/devices/pci0000:00/0000:00:02.1/0000:02:00.0/virtio3/host0";
+        char sys[512], path[512];
+        lf_probe_options o = {sys, NULL, NULL};
+        _cleanup_strv_free_ char **mods = NULL;
+        size_t n = 0;
+
+        snprintf(sys, sizeof(sys), "%s/sys", root);
+        for (int i = 0; i < 2; i++) { /* sda and sdb on one virtio-scsi adapter */
+                char name[8], dev[256], rel[512];
+                snprintf(name, sizeof(name), "sd%c", 'a' + i);
+                snprintf(dev, sizeof(dev), "%s/target0:0:%d/0:0:%d:0", scsi + 4, i, i);
+                fake_disk(root, name, dev, 1 << 20, 0);
+                snprintf(rel, sizeof(rel), "sys/%s/block/%s/device", dev, name);
+                snprintf(path, sizeof(path), "sys/%s", dev);
+                put_link(root, rel, path);
+                fake_driver(root, path, "scsi", "sd", "sd_mod");
+        }
+        snprintf(path, sizeof(path), "%s/0000:02:00.0/virtio3", pci);
+        fake_driver(root, path, "virtio", "virtio_scsi", "virtio_scsi");
+        snprintf(path, sizeof(path), "%s/0000:02:00.0", pci);
+        fake_driver(root, path, "pci", "virtio-pci", "virtio_pci");
+        fake_driver(root, pci, "pci", "pcieport", NULL); /* built in: no module */
+        /* nvme0n1 -> the nvme0 controller (no driver) -> its PCI function (nvme). */
+        fake_disk(root, "nvme0n1", "devices/pci0000:00/0000:00:03.0/nvme/nvme0", 1 << 20, 0);
+        put_link(root, "sys/devices/pci0000:00/0000:00:03.0/nvme/nvme0/block/nvme0n1/device",
+                 "sys/devices/pci0000:00/0000:00:03.0/nvme/nvme0");
+        fake_driver(root, "sys/devices/pci0000:00/0000:00:03.0", "pci", "nvme", "nvme");
+
+        ASSERT_EQ(lf_probe_disk_modules(&o, "sda", &mods, &n), 0);
+        ASSERT_EQ(lf_probe_disk_modules(&o, "sdb", &mods, &n), 0);
+        ASSERT_EQ(lf_probe_disk_modules(&o, "nvme0n1", &mods, &n), 0);
+        ASSERT_EQ(n, 4u);
+        ASSERT_STREQ(mods[0], "sd_mod");
+        ASSERT_STREQ(mods[1], "virtio_scsi");
+        ASSERT_STREQ(mods[2], "virtio_pci");
+        ASSERT_STREQ(mods[3], "nvme");
+        ASSERT_TRUE(mods[4] == NULL);
+        ASSERT_EQ(lf_probe_disk_modules(&o, "sdz", &mods, &n), -ENOENT);
+        ASSERT_EQ(lf_probe_disk_modules(&o, "../sda", &mods, &n), -EINVAL);
+        ASSERT_EQ(n, 4u);
+}
+
 TEST(transport_from_device_path) {
         const char *root = lf_test_tmpdir();
         _cleanup_inventory_ lf_inventory *inv = NULL;
