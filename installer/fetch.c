@@ -565,3 +565,14 @@ int lf_http_post_json(const char *url, const char *token, const char *body, lf_d
         reader_close(&r);
         return e;
 }
+
+int lf_fetch_mode_from_string(const char *s, lf_fetch_mode *ret) {
+        static const char *const names[] = {
+                [LF_FETCH_AUTO] = "auto", [LF_FETCH_RAM] = "ram", [LF_FETCH_STREAM] = "stream"};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (s && streq(s, names[i])) {
+                        *ret = (lf_fetch_mode)i;
+                        return 0;
+                }
+        return -EINVAL;
+}

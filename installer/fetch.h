@@ -24,6 +24,9 @@ typedef enum lf_fetch_mode {
         LF_FETCH_STREAM, /* verify in a first pass; a second pass hands out verified parts */
 } lf_fetch_mode;
 
+/* "auto", "ram", "stream"; -EINVAL for anything else. */
+int lf_fetch_mode_from_string(const char *s, lf_fetch_mode *ret);
+
 typedef struct lf_fetch_opts {
         lf_fetch_mode mode;
         const char *token; /* sent as "Authorization: Bearer TOKEN" to http(s) sources */

@@ -580,13 +580,7 @@ int verb_install(int argc, char **argv) {
                         o.inventory = optarg;
                         break;
                 case OPT_FETCH:
-                        if (streq(optarg, "auto"))
-                                o.fetch_mode = LF_FETCH_AUTO;
-                        else if (streq(optarg, "ram"))
-                                o.fetch_mode = LF_FETCH_RAM;
-                        else if (streq(optarg, "stream"))
-                                o.fetch_mode = LF_FETCH_STREAM;
-                        else {
+                        if (lf_fetch_mode_from_string(optarg, &o.fetch_mode) < 0) {
                                 log_error("--fetch-mode must be auto, ram or stream, not '%s'.",
                                           optarg);
                                 return 2;

@@ -13,6 +13,7 @@ static const struct {
 } verbs[] = {
         {"probe", verb_probe, "print this machine's hardware inventory (disks, NICs, firmware)"},
         {"install", verb_install, "install this PC into its role (settings: kernel command line)"},
+        {"extract", verb_extract, "verify an image and extract it into a directory, timed"},
 };
 
 static void usage(FILE *f) {

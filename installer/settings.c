@@ -24,7 +24,7 @@ static const size_t field_offsets[N_KEYS] = {
 };
 
 /* Keys of the initramfs' /init (images/initramfs/init), not the installer's. */
-static const char *const init_keys[] = {"net", "test", "shell"};
+static const char *const init_keys[] = {"net", "test", "shell", "fetch"};
 
 static int key_index(const char *key, size_t len) {
         for (size_t i = 0; i < N_KEYS; i++)

@@ -8,3 +8,5 @@ int verb_probe(int argc, char **argv);
  *         --sha256 H] [--reboot 0|1] [--cmdline FILE] [--target DIR] [--inventory FILE]
  *         [--fetch-mode auto|ram|stream] [--dry-run] */
 int verb_install(int argc, char **argv);
+/* extract --image URL|PATH --sha256 HEX --target DIR [--fetch-mode auto|ram|stream] */
+int verb_extract(int argc, char **argv);

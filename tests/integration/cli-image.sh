@@ -44,4 +44,30 @@ expect "unknown command" 2 "unknown 'labforge image' command 'unpack'" -- "$LABF
 expect "output directory missing" 1 "cannot create" -- "$LABFORGE" image pack "$tree" \
 	"$T_TMP/nosuch/c.tar.zst"
 
+# labforge-install extract: the installer's image step alone (verified, then extracted, timed).
+sum=$(sha256sum "$T_TMP/a.tar.zst" | cut -d' ' -f1)
+mkdir -p "$T_TMP/x"
+expect "extract" 0 -- \
+	"$LABFORGE_INSTALL" extract --image "$T_TMP/a.tar.zst" --sha256 "$sum" --target "$T_TMP/x"
+grep -Eq "^extracted [0-9]+ bytes in 6 entries into $T_TMP/x in [0-9.]+ s: [0-9.]+ MiB/s$" \
+	"$T_OUT" && pass "extract: bytes, entries, time and rate printed" ||
+	fail "extract: bytes, entries, time and rate printed" "$(cat "$T_OUT")"
+diff -r "$tree" "$T_TMP/x" >/dev/null && pass "extract: the tree comes back" ||
+	fail "extract: the tree comes back" "$(diff -r "$tree" "$T_TMP/x" 2>&1 | head)"
+mkdir -p "$T_TMP/y"
+cp "$T_TMP/a.tar.zst" "$T_TMP/bad.tar.zst"
+printf 'x' | dd of="$T_TMP/bad.tar.zst" bs=1 seek=100 conv=notrunc status=none
+for mode in ram stream; do
+	expect "extract, one byte changed ($mode)" 1 "nothing was written to any disk" -- \
+		"$LABFORGE_INSTALL" extract --fetch-mode "$mode" --image "$T_TMP/bad.tar.zst" \
+		--sha256 "$sum" --target "$T_TMP/y"
+	[ -z "$(ls -A "$T_TMP/y")" ] && pass "extract, one byte changed ($mode): nothing written" ||
+		fail "extract, one byte changed ($mode): nothing written" "$(ls -A "$T_TMP/y")"
+done
+expect "extract without --target" 2 "--image, --sha256 and --target are needed" -- \
+	"$LABFORGE_INSTALL" extract --image "$T_TMP/a.tar.zst" --sha256 "$sum"
+expect "extract, bad fetch mode" 2 "--fetch-mode must be auto, ram or stream" -- \
+	"$LABFORGE_INSTALL" extract --fetch-mode fast --image "$T_TMP/a.tar.zst" --sha256 "$sum" \
+	--target "$T_TMP/y"
+
 finish

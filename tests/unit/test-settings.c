@@ -14,7 +14,7 @@ TEST(reads_the_labforge_words_of_a_command_line) {
         ASSERT_EQ(lf_settings_parse_cmdline(&s,
                                             "BOOT_IMAGE=/vmlinuz labforge.node=kvm1 quiet "
                                             "labforgex.node=no labforge.image=\"http://a/b c\"\n"
-                                            "labforge.net=dhcp labforge.test=0 labforge.shell=1 "
+                                            "labforge.net=dhcp labforge.test=0 labforge.shell=1 labforge.fetch=stream "
                                             "labforge.node=kvm2 labforge.plan=x=y",
                                             "/proc/cmdline", &d),
                   0);

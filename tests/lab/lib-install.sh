@@ -6,7 +6,9 @@
 #
 #   lf_install_images ROLE        # sets LFI_IMAGES; netboot pair + ROLE.tar.zst (cached)
 #   lf_install_serve LAB.XML ROLE # sets LFI_URL (as the guest sees it) and LFI_SHA
-#   lf_install_run VM NODE TIMEOUT [APPEND...]   # 0: "labforge: install complete" seen
+#   lf_install_start VM NODE ROLE [APPEND...]    # boots the installer (no wait)
+#   lf_install_run VM NODE ROLE TIMEOUT [APPEND...]  # 0: "labforge: install complete" seen
+#   lf_disk_digest VM COUNT                      # SHA-256 of each disk's bytes
 #   lf_install_boot_disk VM NODE TIMEOUT         # GRUB from disk to "NODE login:"
 #   lf_install_exec VM CMD                       # CMD in the installed system (guest agent)
 
@@ -53,17 +55,40 @@ lf_install_same_disks() { # VM FROM COUNT
 }
 
 # Direct kernel boot of the installer in standalone mode with the served manifest and image of
-# ROLE; waits for its closing line and the power off. Extra words go on the command line.
+# ROLE (labforge.image= and labforge.sha256= in APPEND replace them). The same guest may boot it
+# again: only the command line changes.
+lf_install_start() { # VM NODE ROLE [APPEND...]
+	local vm=$1 node=$2 role=$3 line
+	shift 3
+	line="console=ttyS0,115200 panic=-1 labforge.manifest=$LFI_URL/lab.xml labforge.node=$node"
+	case " $* " in *" labforge.image="*) ;; *) line+=" labforge.image=$LFI_URL/$role.tar.zst" ;; esac
+	case " $* " in *" labforge.sha256="*) ;; *) line+=" labforge.sha256=$LFI_SHA" ;; esac
+	line+=" labforge.reboot=0${*:+ $*}"
+	if [[ ${_lfq_args[$vm]} == *" -kernel "* ]]; then
+		printf '%s' "$line" >"$T_TMP/$vm/append"
+	else
+		lf_qemu_kernel "$vm" "$LFI_IMAGES/vmlinuz" "$LFI_IMAGES/initramfs.cpio.gz" "$line"
+	fi
+	lf_qemu_start "$vm"
+}
+
+# lf_install_start, then waits for the closing line and the power off.
 lf_install_run() { # VM NODE ROLE TIMEOUT [APPEND...]
 	local vm=$1 node=$2 role=$3 timeout=$4
 	shift 4
-	lf_qemu_kernel "$vm" "$LFI_IMAGES/vmlinuz" "$LFI_IMAGES/initramfs.cpio.gz" \
-		"console=ttyS0,115200 panic=-1 labforge.manifest=$LFI_URL/lab.xml labforge.node=$node \
-labforge.image=$LFI_URL/$role.tar.zst labforge.sha256=$LFI_SHA labforge.reboot=0${*:+ $*}"
-	lf_qemu_start "$vm"
+	lf_install_start "$vm" "$node" "$role" "$@"
 	lf_qemu_wait "$vm" '^labforge: install (complete|failed)' "$timeout"
 	lf_qemu_wait_exit "$vm" 120
 	lf_qemu_console "$vm" | grep -q '^labforge: install complete'
+}
+
+# One line per disk: its number and the SHA-256 of its content (the sparse files' holes read as
+# zeros, so only the written extents are read).
+lf_disk_digest() { # VM COUNT
+	local n
+	for ((n = 0; n < $2; n++)); do
+		printf '%d %s\n' "$n" "$(python3 "$LF_TOP/tests/lab/disk-digest.py" "$(lf_qemu_disk_file "$1" "$n")")"
+	done
 }
 
 # Boots VM's disks with no kernel given (SeaBIOS -> GRUB on the boot disk), with a guest agent
@@ -75,5 +100,5 @@ lf_install_boot_disk() { # VM NODE TIMEOUT
 }
 
 lf_install_exec() { # VM CMD
-	python3 "$LF_TOP/tests/lab/pending/qga-exec.py" "$T_TMP/$1/qga.sock" 180 "$2" 2>&1
+	python3 "$LF_TOP/tests/lab/qga-exec.py" "$T_TMP/$1/qga.sock" 180 "$2" 2>&1
 }

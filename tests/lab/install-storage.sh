@@ -1,34 +1,27 @@
 #!/usr/bin/env bash
-# End to end (issue 3 item 9): installs the storage role on a qemu guest (TCG) with 2 SSDs, 2 HDDs
-# and two NICs in standalone mode (manifest and image served over HTTP by this test), then boots
-# the disks alone (SeaBIOS -> GRUB on disk -> installed kernel) and checks the running system
-# through the QEMU guest agent the role image ships (qemu-guest-agent): nothing is added to the
-# installed system, its root password stays locked.
-source "$(dirname "$0")/../../lib.sh"
-source "$(dirname "$0")/../lib-qemu.sh"
+# End to end (issue 3 items 9 and 10): the storage role on a qemu guest (TCG) with 2 SSDs, 2 HDDs
+# and two NICs, installed in standalone mode (manifest and image served over HTTP by this
+# test), then booted from its disks alone (SeaBIOS -> GRUB -> installed kernel) and checked
+# through the QEMU guest agent the role image ships (nothing is added to the installed system;
+# its root password stays locked). On the way:
+#  - a corrupted image (one byte changed), fetched into RAM and then in streaming mode, aborts
+#    the install with every disk byte-identical to before;
+#  - the install is cut (qemu killed: a power cut) after partitioning, after the RAID arrays,
+#    after LVM and in the middle of the extraction, the installer booted again each time; the
+#    last boot completes, and the installed system is then checked: the layout is the plan's.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lib-qemu.sh"
+source "$(dirname "$0")/lib-install.sh"
 
 if ! lf_qemu_available; then
 	echo "SKIP: $LF_QEMU cannot start a TCG machine here (install qemu-system-x86)"
 	exit 77
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: building the role image needs root"
-	exit 77
-fi
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: building the role image needs root"; exit 77; }
+lf_install_images storage || { finish; exit 1; }
 
-build=${LF_LAB_BUILD:-$LF_TOP/build}
-images=${LF_IMAGES_DIR:-$build/images}
-t0=$SECONDS
-run env LF_IMAGES_DIR="$images" "$LF_TOP/images/build-netboot.sh" --installer "$build/bin/labforge-install"
-[ "$T_RC" -eq 0 ] || { fail "netboot pair builds" "$(tail -n 20 "$T_ERR")"; finish; exit 1; }
-run env LF_IMAGES_DIR="$images" LF_BIN_DIR="$build/bin" "$LF_TOP/images/build-rootfs.sh" storage
-[ "$T_RC" -eq 0 ] || { fail "storage image builds" "$(tail -n 20 "$T_ERR")"; finish; exit 1; }
-pass "netboot pair and storage image ready ($((SECONDS - t0))s)"
-
-# --- the lab: store1 (management NIC ...:11, storage link ...:12) linked to kvm1 -------------
-www=$T_TMP/www
-mkdir -p "$www"
-cat >"$www/lab.xml" <<'XML'
+# The lab: store1 (management NIC ...:11, storage link ...:12) linked to kvm1.
+cat >"$T_TMP/lab.xml" <<'XML'
 <lab name="e2e">
   <appliance interface="eth0" address="10.0.2.2/24"/>
   <network>
@@ -40,73 +33,112 @@ cat >"$www/lab.xml" <<'XML'
   <link a="store1:52:54:00:4c:46:12" b="kvm1:52:54:00:4c:46:22"/>
 </lab>
 XML
-ln -s "$(realpath "$images/storage.tar.zst")" "$www/storage.tar.zst"
-sha=$(sha256sum "$images/storage.tar.zst" | cut -d' ' -f1)
-
-# HTTP on a free loopback port; qemu's user network shows the host's loopback as 10.0.2.2.
-python3 -u -m http.server --bind 127.0.0.1 --directory "$www" 0 >"$T_TMP/http.log" 2>&1 &
-http_pid=$!
-trap 'kill "$http_pid" 2>/dev/null; _lfq_cleanup' EXIT
-port=''
-for _ in $(seq 50); do
-	port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T_TMP/http.log" | head -n 1)
-	[ -n "$port" ] && break
-	sleep 0.2
-done
-[ -n "$port" ] || { fail "HTTP server starts" "$(cat "$T_TMP/http.log")"; finish; exit 1; }
-url=http://10.0.2.2:$port
+lf_install_serve "$T_TMP/lab.xml" storage || { finish; exit 1; }
 
 # Disk N of every boot is the same file: later guests link the first guest's files.
 machine() { # VM
-	local vm=$1 n
-	lf_qemu_new "$vm"
-	if [ "$vm" != inst ]; then
-		for n in 0 1 2 3; do ln "$(lf_qemu_disk_file inst $n)" "$T_TMP/$vm/disk$n.raw"; done
-	fi
+	lf_qemu_new "$1"
+	[ "$1" = inst ] || lf_install_same_disks "$1" inst 4
 	# Both SSDs above 40 GiB: the smaller (ssd0 by name) is the boot disk and still gives the
 	# rest to the fast array. Files are sparse.
-	lf_qemu_disk "$vm" ssd 48G lf-ssd0
-	lf_qemu_disk "$vm" ssd 48G lf-ssd1
-	lf_qemu_disk "$vm" hdd 16G lf-hdd0
-	lf_qemu_disk "$vm" hdd 16G lf-hdd1
-	lf_qemu_nic "$vm" virtio-net-pci 52:54:00:4c:46:11
-	lf_qemu_nic "$vm" virtio-net-pci 52:54:00:4c:46:12
+	lf_qemu_disk "$1" ssd 48G lf-ssd0
+	lf_qemu_disk "$1" ssd 48G lf-ssd1
+	lf_qemu_disk "$1" hdd 16G lf-hdd0
+	lf_qemu_disk "$1" hdd 16G lf-hdd1
+	lf_qemu_nic "$1" virtio-net-pci 52:54:00:4c:46:11
+	lf_qemu_nic "$1" virtio-net-pci 52:54:00:4c:46:12
 }
-
-# --- 1. install ------------------------------------------------------------------------------
 machine inst
-lf_qemu_kernel inst "$images/vmlinuz" "$images/initramfs.cpio.gz" \
-	"console=ttyS0,115200 panic=-1 labforge.manifest=$url/lab.xml labforge.node=store1 \
-labforge.image=$url/storage.tar.zst labforge.sha256=$sha labforge.reboot=0"
+
+# --- 1. a corrupted image changes nothing --------------------------------------------------
+# What an earlier life left on the disks: random bytes at the start, the middle and the end.
+for n in 0 1 2 3; do
+	f=$(lf_qemu_disk_file inst $n)
+	size=$(stat -c %s "$f")
+	for at in 0 $((size / 2)) $((size - 1048576)); do
+		head -c 1048576 /dev/urandom | dd of="$f" bs=1M seek=$((at / 1048576)) conv=notrunc \
+			status=none
+	done
+done
+before=$(lf_disk_digest inst 4)
+size=$(stat -c %s "$LFI_IMAGES/storage.tar.zst")
+cp "$LFI_IMAGES/storage.tar.zst" "$T_TMP/www/bad.tar.zst"
+# One byte in the middle of the image, changed (xor 0xff).
+byte=$(od -An -tu1 -j $((size / 2)) -N1 "$T_TMP/www/bad.tar.zst" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 255)))" |
+	dd of="$T_TMP/www/bad.tar.zst" bs=1 seek=$((size / 2)) conv=notrunc status=none
+for mode in ram stream; do
+	t=$SECONDS
+	lf_install_run inst store1 storage 900 "labforge.image=$LFI_URL/bad.tar.zst" \
+		"labforge.fetch=$mode"
+	line=$(lf_qemu_console inst | grep '^labforge: install ' | tail -n 1)
+	after=$(lf_disk_digest inst 4)
+	if [[ $line == "labforge: install failed"*SHA-256* ]] && [ "$after" = "$before" ]; then
+		pass "corrupted image ($mode): install fails before any write, disks byte-identical ($((SECONDS - t))s)"
+	else
+		fail "corrupted image ($mode): install fails before any write, disks byte-identical" \
+			"closing line: $line" "before:" "$before" "after:" "$after" "$(lf_qemu_tail inst 20)"
+	fi
+done
+
+# --- 2. power cuts at each stage, then a complete install -----------------------------------
+# Each cut: what is finished, and the console lines that say so (a second regular expression
+# must match a line after the first: 40 MiB written by the extraction, not the download).
+cuts=(
+	'partitioning;Creating [0-9]+ RAID0 arrays;'
+	'the RAID arrays;Creating LVM;'
+	'LVM;Creating [0-9]+ file systems;'
+	'40 MiB of the extraction;Extracting the image;^\[[0-9]+/[0-9]+\] +[0-9]+% +([4-9][0-9]|[1-9][0-9]{2,})\.[0-9] MiB of'
+)
+# Waits for a line matching FIRST, then (when THEN is given) one matching THEN after it.
+wait_for() { # VM FIRST THEN TIMEOUT
+	local end=$((SECONDS + $4))
+	while [ $SECONDS -lt $end ] && lf_qemu_running "$1"; do
+		if [ -z "$3" ]; then
+			lf_qemu_console "$1" | grep -Eq -- "$2" && return 0
+		else
+			lf_qemu_console "$1" | awk -v a="$2" -v b="$3" 'on && $0 ~ b { f = 1 } $0 ~ a { on = 1 }
+				END { exit !f }' && return 0
+		fi
+		sleep 0.5
+	done
+	return 1
+}
+for cut in "${cuts[@]}"; do
+	IFS=';' read -r what first then <<<"$cut"
+	t=$SECONDS
+	lf_install_start inst store1 storage
+	if wait_for inst "$first" "$then" 900; then
+		lf_qemu_stop inst
+		pass "power cut after $what ($((SECONDS - t))s)"
+	else
+		fail "power cut after $what: the installer got there" "$(lf_qemu_tail inst 30)"
+		finish
+		exit 1
+	fi
+done
 t=$SECONDS
-lf_qemu_start inst
-lf_qemu_wait inst '^labforge: install (complete|failed)' 1500
-lf_qemu_wait_exit inst 120
-if lf_qemu_console inst | grep -q '^labforge: install complete'; then
-	pass "storage install completes ($((SECONDS - t))s)"
+if lf_install_run inst store1 storage 1500; then
+	pass "storage install completes after the four power cuts ($((SECONDS - t))s)"
 else
-	fail "storage install completes ($((SECONDS - t))s)" "$(lf_qemu_tail inst 40)"
+	fail "storage install completes after the four power cuts ($((SECONDS - t))s)" \
+		"$(lf_qemu_tail inst 40)"
 	finish
 	exit 1
 fi
 
-# --- 2. boot the installed system from its disks ----------------------------------------------
+# --- 3. boot the installed system from its disks ----------------------------------------------
 machine disk
-lf_qemu_agent disk
 t=$SECONDS
-lf_qemu_start disk
-lf_qemu_wait disk '^store1 login:' 900
-rc=$?
-if [ $rc -eq 0 ] && lf_qemu_console disk | grep -q 'GRUB'; then
+if lf_install_boot_disk disk store1 900; then
 	pass "installed system boots from disk through GRUB to a login prompt on ttyS0 ($((SECONDS - t))s)"
 else
-	fail "installed system boots from disk through GRUB to a login prompt on ttyS0 (wait $rc)" \
+	fail "installed system boots from disk through GRUB to a login prompt on ttyS0" \
 		"$(lf_qemu_tail disk 60)"
 	finish
 	exit 1
 fi
-# Runs a shell command in the installed system; its output on stdout.
-gx() { python3 "$LF_TOP/tests/lab/pending/qga-exec.py" "$T_TMP/disk/qga.sock" 180 "$1" 2>&1; }
+gx() { lf_install_exec disk "$1"; }
 # networkd done with every link and the NFS server up (the getty comes before them).
 if out=$(gx 'i=0; while [ $i -lt 120 ] && { networkctl list --no-legend | grep -q configuring ||
 	! systemctl is-active -q nfs-server; }; do sleep 1; i=$((i + 1)); done; echo ready'); then
@@ -203,6 +235,15 @@ if [ "$link" = "9000 172.16.0.0/31" ]; then
 else
 	fail "storage link 52:54:00:4c:46:12 is 172.16.0.0/31 with MTU 9000" "got: $link" \
 		"$addr"
+fi
+
+mods=$(gx 'lsinitramfs /boot/initrd.img-$(uname -r) | grep -Eo "[^/]*\.ko(\.[a-z]+)?$" | sort')
+if grep -q '^virtio_scsi\.ko' <<<"$mods" && grep -q '^raid0\.ko' <<<"$mods" &&
+	[ "$(wc -l <<<"$mods")" -lt 150 ]; then
+	pass "initramfs: the disks' driver (virtio_scsi) found by the installer, raid0, $(wc -l <<<"$mods") modules in all"
+else
+	fail "initramfs: the disks' driver (virtio_scsi) found by the installer, raid0, a short list" \
+		"$mods"
 fi
 
 failed=$(gx 'systemctl --failed --no-legend --plain')

@@ -5,8 +5,8 @@
 # effect, libvirtd running, the storage link at 172.16.0.1/31 with MTU 9000 and the VM store's
 # NFS mount configured as DESIGN §5.3 says. No storage server runs in this test, so that mount
 # is the one unit allowed to fail (tests/lab/install-storage.sh covers the server side).
-source "$(dirname "$0")/../../lib.sh"
-source "$(dirname "$0")/../lib-qemu.sh"
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lib-qemu.sh"
 source "$(dirname "$0")/lib-install.sh"
 
 if ! lf_qemu_available; then
