@@ -97,8 +97,9 @@ wait_for() { # VM FIRST THEN TIMEOUT
 		if [ -z "$3" ]; then
 			lf_qemu_console "$1" | grep -Eq -- "$2" && return 0
 		else
-			lf_qemu_console "$1" | awk -v a="$2" -v b="$3" 'on && $0 ~ b { f = 1 } $0 ~ a { on = 1 }
-				END { exit !f }' && return 0
+			# ENVIRON, not -v: awk would take the regular expressions' backslashes as escapes.
+			lf_qemu_console "$1" | A=$2 B=$3 awk 'on && $0 ~ ENVIRON["B"] { f = 1 }
+				$0 ~ ENVIRON["A"] { on = 1 } END { exit !f }' && return 0
 		fi
 		sleep 0.5
 	done
