@@ -90,6 +90,10 @@ demo() {
 		echo "== labforge plan --manifest $room/lab.xml --node $node --inventory $inv --format text"
 		"$bin" plan --manifest "$room/lab.xml" --node "$node" --inventory "$inv" --format text
 	done
+	# The room installed for real: qemu PCs PXE-booting from the appliance (root).
+	echo
+	echo "== $room/virtual-room.sh: the room as qemu PCs installing over PXE from the appliance"
+	sudo_cmd "$room/virtual-room.sh"
 }
 
 case ${1:-build} in

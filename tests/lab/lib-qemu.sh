@@ -89,12 +89,18 @@ lf_qemu_nic() { # VM MODEL MAC
 	_lfq_nics[$vm]=$((n + 1))
 }
 
-# A NIC on an existing tap device (see tests/lib-netns.sh), first in the boot order: with no
-# kernel given, the guest PXE-boots through the NIC's iPXE ROM (Debian's ipxe-qemu).
-lf_qemu_nic_tap() { # VM MODEL MAC TAP
+# A NIC on an existing tap device (see tests/lib-netns.sh), in the boot order before the disks:
+# with no kernel given, the guest PXE-boots through the NIC's iPXE ROM (Debian's ipxe-qemu), and
+# when the script it gets exits, SeaBIOS boots the first disk. With `noboot` the NIC is left out
+# of the boot order (and has no ROM).
+lf_qemu_nic_tap() { # VM MODEL MAC TAP [noboot]
 	local vm=$1 n=${_lfq_nics[$1]}
 	_lfq_args[$vm]+=" -netdev tap,id=n$n,ifname=$4,script=no,downscript=no"
-	_lfq_args[$vm]+=" -device $2,netdev=n$n,mac=$3,bootindex=$((n + 1))"
+	if [ "${5:-}" = noboot ]; then
+		_lfq_args[$vm]+=" -device $2,netdev=n$n,mac=$3,romfile="
+	else
+		_lfq_args[$vm]+=" -device $2,netdev=n$n,mac=$3,bootindex=$((n + 1))"
+	fi
 	_lfq_nics[$vm]=$((n + 1))
 }
 
