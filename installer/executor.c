@@ -248,6 +248,17 @@ static int plan_key(const lf_plan *plan, const char *image_sha256, char **ret) {
 
         if ((r = lf_plan_to_json(plan, &o)) < 0)
                 return r;
+        /* The layout to build, not what the probe found on the disks this time: after a power
+         * cut the disks hold this install's own partitions, so "wipe", "erase", the warnings and
+         * the skipped disks' reasons differ from the first run's, and the journal must still
+         * be this plan's. */
+        json_object *disks = json_object_object_get(o, "disks");
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                json_object_object_del(json_object_array_get_idx(disks, i), "wipe");
+                json_object_object_del(json_object_array_get_idx(disks, i), "erase");
+        }
+        json_object_object_del(o, "warnings");
+        json_object_object_del(o, "skipped_disks");
         if (!(text = lf_json_to_string(o)))
                 return -ENOMEM;
         if ((r = lf_sha256_buffer(text, strlen(text), sha)) < 0)

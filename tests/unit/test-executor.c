@@ -752,6 +752,22 @@ TEST(journal_key_names_plan_and_image) {
         ASSERT_EQ(lf_exec_new(plan, &with_image, &diag, &c), 0);
         ASSERT_TRUE(!streq(lf_exec_journal_key(a), lf_exec_journal_key(c)));
         ASSERT_EQ(strlen(lf_exec_journal_key(a)), strlen("plan= image=") + 128);
+
+        /* After a power cut the probe finds this install's own layout: the same plan then
+         * says "rebuild" and lists other signatures to erase, and warns differently. The
+         * journal is still this plan's. */
+        _cleanup_plan_ lf_plan *again = load_plan(STORAGE_PLAN);
+        _cleanup_exec_ lf_exec *d = NULL;
+        for (size_t i = 0; i < again->n_disks; i++) {
+                free(again->disks[i].wipe);
+                again->disks[i].wipe = strdup("rebuild");
+                ASSERT_EQ(lf_plan_strv_add(&again->disks[i].erase, &again->disks[i].n_erase,
+                                           "linux_raid_member"),
+                          0);
+        }
+        ASSERT_EQ(lf_plan_strv_add(&again->warnings, &again->n_warnings, "another warning"), 0);
+        ASSERT_EQ(lf_exec_new(again, &with_image, &diag, &d), 0);
+        ASSERT_STREQ(lf_exec_journal_key(d), lf_exec_journal_key(a));
 }
 
 /* Bonds and a static management address, from the planner's bond plan. */
