@@ -128,6 +128,15 @@ else
 	exit 1
 fi
 
+# The journal, written once the layout was complete, let the last boot keep the layout of the
+# run cut mid-extraction instead of building it again.
+if lf_qemu_console inst | grep -q 'Partitions of the interrupted install kept'; then
+	pass "the last boot resumed from the journal of the run cut mid-extraction"
+else
+	fail "the last boot resumed from the journal of the run cut mid-extraction" \
+		"$(lf_qemu_console inst | grep -E '^\[[0-9]+/' | grep -v 'MiB of')"
+fi
+
 # --- 3. boot the installed system from its disks ----------------------------------------------
 machine disk
 t=$SECONDS

@@ -151,7 +151,7 @@ fi
 pvs=$(gx 'pvs --reportformat json -o pv_name,pv_tags,vg_name')
 pv=$(jq -r '.report[].pv[] | "\(.pv_name) \(.pv_tags) \(.vg_name)"' <<<"$pvs" 2>&1)
 read -r pv_dev pv_tag pv_vg <<<"$pv"
-pv_disk=$(gx "lsblk -no PKNAME $pv_dev")
+pv_disk=$(gx "lsblk -dno PKNAME $pv_dev")
 pv_serial=$(gx "lsblk -dno SERIAL /dev/$pv_disk")
 if [ "$(wc -l <<<"$pv")" = 1 ] && [ "$pv_tag" = fast ] && [ "$pv_vg" = labvg ] &&
 	[ "$pv_serial" = lf-ssd0 ]; then
@@ -208,11 +208,11 @@ else
 	fail "storage link 52:54:00:4c:51:22 is 172.16.0.1/31 with MTU 9000" "got: $link" "$addr"
 fi
 
-state=$(gx 'systemctl is-active libvirtd.service')
-if [ "$state" = active ]; then
+libvirtd=$(gx 'systemctl is-active libvirtd.service')
+if [ "$libvirtd" = active ]; then
 	pass "libvirtd runs"
 else
-	fail "libvirtd runs" "$state"
+	fail "libvirtd runs" "$libvirtd"
 fi
 failed=$(gx 'systemctl --failed --no-legend --plain' | awk '{ print $1 }' |
 	grep -vx -e srv-labforge-vms.mount -e remote-fs.target)
