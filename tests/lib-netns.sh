@@ -13,6 +13,7 @@
 #   lf_netns_exec ap ss -lnu
 #   lf_netns_dhcp_server school 192.168.50.100 192.168.50.150   # the LAN's own DHCP server
 #   lf_netns_serve ap LOG LAB.xml STATE IMAGES                   # labforge serve with dnsmasq
+#   lf_pxe_lab_requirements    # exits 77 (skip) without qemu, namespaces, dnsmasq or iPXE
 
 _lfn_prefix=lf$$
 _lfn_all=()
@@ -120,6 +121,26 @@ lf_netns_serve() { # NS LOG MANIFEST STATE-DIR IMAGES-DIR
 	lf_wait_for_line "$2" 'dnsmasq: tftp: TFTP root is ' 30 && return 0
 	tail -n 20 "$2"
 	return 1
+}
+
+# What a PXE lab test needs (after tests/lab/lib-qemu.sh): a TCG machine, network namespaces,
+# dnsmasq, iPXE's ROMs and boot files; without one of them the test is skipped (exit 77).
+lf_pxe_lab_requirements() {
+	local f
+	if ! lf_qemu_available; then
+		echo "SKIP: $LF_QEMU cannot start a TCG machine here (install qemu-system-x86)"
+		exit 77
+	fi
+	if ! lf_netns_available; then
+		echo "SKIP: needs root and network namespaces (ip netns)"
+		exit 77
+	fi
+	for f in /usr/lib/ipxe/qemu/efi-e1000.rom /usr/sbin/dnsmasq /usr/lib/ipxe/undionly.kpxe; do
+		if [ ! -e "$f" ]; then
+			echo "SKIP: $f is missing (./build.sh deps: ipxe-qemu, dnsmasq-base, ipxe)"
+			exit 77
+		fi
+	done
 }
 
 _lfn_cleanup() {

@@ -212,20 +212,7 @@ else
 	fail "vmbase mounted at boot with noatime,data=writeback" "$mnt"
 fi
 
-sysctl=$(gx 'sysctl net.core.optmem_max net.core.rmem_default net.core.wmem_default \
-	net.core.rmem_max net.core.wmem_max net.ipv4.tcp_rmem net.ipv4.tcp_wmem')
-want_sysctl="net.core.optmem_max = 262144
-net.core.rmem_default = 262144
-net.core.wmem_default = 262144
-net.core.rmem_max = 8388608
-net.core.wmem_max = 8388608
-net.ipv4.tcp_rmem = 4096	87380	8388608
-net.ipv4.tcp_wmem = 4096	65536	8388608"
-if [ "$sysctl" = "$want_sysctl" ]; then
-	pass "tuning sysctls in effect"
-else
-	fail "tuning sysctls in effect" "got:" "$sysctl" "want:" "$want_sysctl"
-fi
+lf_install_check_sysctl gx
 
 exports=$(gx 'exportfs -v')
 if tr -d '\n\t ' <<<"$exports" |

@@ -9,6 +9,7 @@
 #   lf_install_start VM NODE ROLE [APPEND...]    # boots the installer (no wait)
 #   lf_install_run VM NODE ROLE TIMEOUT [APPEND...]  # 0: "labforge: install complete" seen
 #   lf_disk_digest VM COUNT                      # SHA-256 of each disk's bytes
+#   lf_install_check_sysctl EXEC                 # the nodes' tuning in effect (pass/fail)
 #   lf_install_boot_disk VM NODE TIMEOUT         # GRUB from disk to "NODE login:"
 #   lf_install_exec VM CMD                       # CMD in the installed system (guest agent)
 
@@ -101,4 +102,23 @@ lf_install_boot_disk() { # VM NODE TIMEOUT
 
 lf_install_exec() { # VM CMD
 	python3 "$LF_TOP/tests/lab/qga-exec.py" "$T_TMP/$1/qga.sock" 180 "$2" 2>&1
+}
+
+# The tuning of storage and kvm nodes (DESIGN §5.3) in effect in an installed system; EXEC runs a
+# command there (the tests' gx).
+lf_install_check_sysctl() { # EXEC
+	local got want="net.core.optmem_max = 262144
+net.core.rmem_default = 262144
+net.core.wmem_default = 262144
+net.core.rmem_max = 8388608
+net.core.wmem_max = 8388608
+net.ipv4.tcp_rmem = 4096	87380	8388608
+net.ipv4.tcp_wmem = 4096	65536	8388608"
+	got=$("$1" 'sysctl net.core.optmem_max net.core.rmem_default net.core.wmem_default \
+		net.core.rmem_max net.core.wmem_max net.ipv4.tcp_rmem net.ipv4.tcp_wmem')
+	if [ "$got" = "$want" ]; then
+		pass "tuning sysctls in effect"
+	else
+		fail "tuning sysctls in effect" "got:" "$got" "want:" "$want"
+	fi
 }

@@ -9,20 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib-qemu.sh"
 source "$(dirname "$0")/../lib-netns.sh"
 
-if ! lf_qemu_available; then
-	echo "SKIP: $LF_QEMU cannot start a TCG machine here (install qemu-system-x86)"
-	exit 77
-fi
-if ! lf_netns_available; then
-	echo "SKIP: needs root and network namespaces (ip netns)"
-	exit 77
-fi
-for f in /usr/lib/ipxe/qemu/efi-e1000.rom /usr/sbin/dnsmasq /usr/lib/ipxe/undionly.kpxe; do
-	if [ ! -e "$f" ]; then
-		echo "SKIP: $f is missing (./build.sh deps: ipxe-qemu, dnsmasq-base, ipxe)"
-		exit 77
-	fi
-done
+lf_pxe_lab_requirements
 
 lab_build=${LF_LAB_BUILD:-$LF_TOP/build}
 images=${LF_IMAGES_DIR:-$lab_build/images}

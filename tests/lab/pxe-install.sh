@@ -16,20 +16,7 @@ source "$(dirname "$0")/lib-qemu.sh"
 source "$(dirname "$0")/../lib-netns.sh"
 source "$(dirname "$0")/lib-install.sh"
 
-if ! lf_qemu_available; then
-	echo "SKIP: $LF_QEMU cannot start a TCG machine here (install qemu-system-x86)"
-	exit 77
-fi
-if ! lf_netns_available; then
-	echo "SKIP: needs root and network namespaces (ip netns)"
-	exit 77
-fi
-for f in /usr/lib/ipxe/qemu/efi-e1000.rom /usr/sbin/dnsmasq /usr/lib/ipxe/undionly.kpxe; do
-	if [ ! -e "$f" ]; then
-		echo "SKIP: $f is missing (./build.sh deps: ipxe-qemu, dnsmasq-base, ipxe)"
-		exit 77
-	fi
-done
+lf_pxe_lab_requirements
 lf_install_images kvm || { finish; exit 1; }
 
 # --- the LAN: appliance, school DHCP server, the PCs' taps; an empty bridge for storage links ---
@@ -183,20 +170,7 @@ else
 	fail "fstab mounts store1's VM store over the storage link" "got: $nfs"
 fi
 
-sysctl=$(gx 'sysctl net.core.optmem_max net.core.rmem_default net.core.wmem_default \
-	net.core.rmem_max net.core.wmem_max net.ipv4.tcp_rmem net.ipv4.tcp_wmem')
-want_sysctl="net.core.optmem_max = 262144
-net.core.rmem_default = 262144
-net.core.wmem_default = 262144
-net.core.rmem_max = 8388608
-net.core.wmem_max = 8388608
-net.ipv4.tcp_rmem = 4096	87380	8388608
-net.ipv4.tcp_wmem = 4096	65536	8388608"
-if [ "$sysctl" = "$want_sysctl" ]; then
-	pass "tuning sysctls in effect"
-else
-	fail "tuning sysctls in effect" "got:" "$sysctl" "want:" "$want_sysctl"
-fi
+lf_install_check_sysctl gx
 
 addr=$(gx 'ip -j addr')
 link=$(jq -r '.[] | select(.address == "52:54:00:4c:51:22")
