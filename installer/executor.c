@@ -240,6 +240,49 @@ static int check_config(const lf_plan *p, lf_diag *diag) {
         return bad;
 }
 
+/* The stable name of a kernel name in the plan: a disk's name or path gives its id (by-id
+ * path), a partition's device "<disk id>-part<N>" (udev's link to it); NULL and no error when s
+ * is neither. */
+static int stable_name(const lf_plan *p, const char *s, char **ret) {
+        *ret = NULL;
+        for (size_t i = 0; i < p->n_disks; i++)
+                if (streq(s, p->disks[i].name) || streq(s, p->disks[i].path))
+                        return (*ret = strdup(p->disks[i].id)) ? 0 : -ENOMEM;
+        const lf_plan_partition *pp = plan_partition(p, s);
+        const lf_plan_disk *d = pp ? plan_disk(p, pp->disk) : NULL;
+        if (d && asprintf(ret, "%s-part%" PRIu64, d->id, pp->number) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Replaces every kernel name of a disk or partition in the JSON form of p by its stable name. */
+static int stabilize(const lf_plan *p, json_object *o) {
+        int r = 0;
+
+        switch (json_object_get_type(o)) {
+        case json_type_string: {
+                _cleanup_free_ char *name = NULL;
+                if ((r = stable_name(p, json_object_get_string(o), &name)) < 0)
+                        return r;
+                return name && json_object_set_string(o, name) != 1 ? -ENOMEM : 0;
+        }
+        case json_type_array:
+                for (size_t i = 0; r == 0 && i < json_object_array_length(o); i++)
+                        r = stabilize(p, json_object_array_get_idx(o, i));
+                return r;
+        case json_type_object: {
+                json_object_object_foreach(o, k, v) {
+                        (void)k;
+                        if ((r = stabilize(p, v)) < 0)
+                                return r;
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
+}
+
 static int plan_key(const lf_plan *plan, const char *image_sha256, char **ret) {
         _cleanup_json_ json_object *o = NULL;
         _cleanup_free_ char *text = NULL;
@@ -259,6 +302,9 @@ static int plan_key(const lf_plan *plan, const char *image_sha256, char **ret) {
         }
         json_object_object_del(o, "warnings");
         json_object_object_del(o, "skipped_disks");
+        /* Nor the kernel's names of the disks, which can change from one boot to the next. */
+        if ((r = stabilize(plan, o)) < 0)
+                return r;
         if (!(text = lf_json_to_string(o)))
                 return -ENOMEM;
         if ((r = lf_sha256_buffer(text, strlen(text), sha)) < 0)
@@ -883,7 +929,7 @@ static int partition_disk(lf_exec *x, size_t i, lf_diag *diag) {
                                    "(sfdisk --json %s shows it); check the disk's sector size "
                                    "and make the plan again",
                                    d->path, d->path);
-        return lf_journal_set(x->journal, "disk", d->path,
+        return lf_journal_set(x->journal, "disk", d->id,
                               *x->tables[i]->id ? x->tables[i]->id : "-");
 }
 
@@ -1217,7 +1263,7 @@ static int make_filesystems(lf_exec *x, lf_diag *diag) {
                                            "blkid does not see the new %s file system on %s; "
                                            "install again",
                                            fs->type, fs->device);
-                if (r < 0 || (r = lf_journal_set(x->journal, "fs", fs->device, uuid)) < 0)
+                if (r < 0 || (r = lf_journal_set(x->journal, "fs", fs->mountpoint, uuid)) < 0)
                         return r;
         }
         return 0;
@@ -1383,7 +1429,7 @@ static int resume_filesystems(lf_exec *x, lf_diag *diag) {
                 if (r < 0)
                         return r;
                 if (!streq(type, fs->type) ||
-                    !streq(uuid, lf_journal_get(x->journal, "fs", fs->device) ?: ""))
+                    !streq(uuid, lf_journal_get(x->journal, "fs", fs->mountpoint) ?: ""))
                         return 0;
         }
         return 1;
@@ -1419,7 +1465,7 @@ static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched) {
             !lf_journal_has_step(j, LF_EXEC_STEP_DISKS))
                 return 0;
         for (size_t i = 0; i < x->plan->n_disks; i++) {
-                const char *guid = lf_journal_get(j, "disk", x->plan->disks[i].path);
+                const char *guid = lf_journal_get(j, "disk", x->plan->disks[i].id);
                 if (!guid || !streq(guid, *x->tables[i]->id ? x->tables[i]->id : "-"))
                         return 0;
         }
@@ -1609,7 +1655,7 @@ static int uuid_links(lf_exec *x, lf_diag *diag) {
                 return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", dir, strerror(-r));
         for (size_t i = 0; i < x->plan->n_filesystems; i++) {
                 const lf_plan_fs *fs = &x->plan->filesystems[i];
-                const char *uuid = lf_journal_get(x->journal, "fs", fs->device);
+                const char *uuid = lf_journal_get(x->journal, "fs", fs->mountpoint);
                 _cleanup_free_ char *link = NULL;
                 if (!uuid)
                         continue; /* the configuration step reported it already */

@@ -136,7 +136,7 @@ static int write_fstab(lf_sysconfig *s, const lf_plan *plan, const lf_journal *l
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_filesystems; i++) {
                 order[i] = &plan->filesystems[i];
-                if (!lf_journal_get(layout, "fs", order[i]->device))
+                if (!lf_journal_get(layout, "fs", order[i]->mountpoint))
                         return lf_diag_add(diag, NULL, 0,
                                            "no UUID recorded for the file system on %s; "
                                            "run the install again",
@@ -151,7 +151,7 @@ static int write_fstab(lf_sysconfig *s, const lf_plan *plan, const lf_journal *l
                 plan->node);
         for (size_t i = 0; i < plan->n_filesystems; i++)
                 fprintf(fb.f, "UUID=%s %s %s %s 0 %d\n",
-                        lf_journal_get(layout, "fs", order[i]->device), order[i]->mountpoint,
+                        lf_journal_get(layout, "fs", order[i]->mountpoint), order[i]->mountpoint,
                         order[i]->type, order[i]->options,
                         streq(order[i]->mountpoint, "/") ? 1 : 2);
         for (size_t i = 0; i < plan->n_mounts; i++) {

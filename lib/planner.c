@@ -172,22 +172,30 @@ static int add_skipped(planner *pl, const lf_inv_disk *d, char *reason) {
         return 0;
 }
 
-/* Boot disk first (smallest SSD, else smallest HDD; ties by name), then SSDs, then HDDs, each
- * by name: the order the plan lists disks and array members in. */
+/* A disk's name for ordering: its by-id path, which stays with the disk. Kernel names do not:
+ * disks probe in parallel, so two SSDs can swap sda and sdb between two boots of the
+ * installer, and a plan ordered by them would pick the other boot disk after a power cut. */
+static int stable_cmp(const lf_inv_disk *x, const lf_inv_disk *y) {
+        int r = strcmp(*x->by_id ? x->by_id : x->name, *y->by_id ? y->by_id : y->name);
+        return r ? r : strcmp(x->name, y->name);
+}
+
+/* Boot disk first (smallest SSD, else smallest HDD; ties by stable name), then SSDs, then
+ * HDDs, each by stable name: the order the plan lists disks and array members in. */
 static int used_cmp(const void *a, const void *b) {
         const used_disk *x = a, *y = b;
         if (x->cls != y->cls)
                 return x->cls - y->cls;
         if (x->d->size_bytes != y->d->size_bytes)
                 return x->d->size_bytes < y->d->size_bytes ? -1 : 1;
-        return strcmp(x->d->name, y->d->name);
+        return stable_cmp(x->d, y->d);
 }
 
 static int name_cmp(const void *a, const void *b) {
         const used_disk *x = a, *y = b;
         if (x->cls != y->cls)
                 return x->cls - y->cls;
-        return strcmp(x->d->name, y->d->name);
+        return stable_cmp(x->d, y->d);
 }
 
 static int select_disks(planner *pl) {

@@ -770,6 +770,44 @@ TEST(journal_key_names_plan_and_image) {
         ASSERT_STREQ(lf_exec_journal_key(d), lf_exec_journal_key(a));
 }
 
+/* The same layout with the kernel's names of the disks swapped (sda <-> sdb, sdc <-> sdd, as
+ * parallel probing can do from one boot to the next) has the same key: a power cut and a boot
+ * that names the disks otherwise still resume. A layout on other disks does not. */
+TEST(journal_key_survives_renamed_disks) {
+        char *text = lf_test_read_file(STORAGE_PLAN);
+        static const char *const swap[][2] = {
+                {"\"sda", "\"sdX"}, {"\"sdb", "\"sda"}, {"\"sdX", "\"sdb"},
+                {"/sda", "/sdX"},   {"/sdb", "/sda"},   {"/sdX", "/sdb"},
+                {"\"sdc", "\"sdX"}, {"\"sdd", "\"sdc"}, {"\"sdX", "\"sdd"},
+                {"/sdc", "/sdX"},   {"/sdd", "/sdc"},   {"/sdX", "/sdd"},
+        };
+        _cleanup_plan_ lf_plan *plan = load_plan(STORAGE_PLAN), *renamed = NULL, *other = NULL;
+        _cleanup_exec_ lf_exec *a = NULL, *b = NULL, *c = NULL;
+        lf_exec_opts opts = {.image_sha256 = IMAGE_SHA};
+        lf_diag diag = {0};
+
+        for (size_t i = 0; i < ELEMENTSOF(swap); i++)
+                for (char *at = text; (at = strstr(at, swap[i][0])); at += strlen(swap[i][1]))
+                        memcpy(at, swap[i][1], strlen(swap[i][1]));
+        ASSERT_EQ(lf_plan_load_buffer("renamed", text, strlen(text), &diag, &renamed), 0);
+        ASSERT_STREQ(renamed->disks[0].path, "/dev/sdb");
+        ASSERT_STREQ(renamed->partitions[2].device, "/dev/sdb3");
+        ASSERT_STREQ(renamed->disks[0].id, plan->disks[0].id);
+        ASSERT_EQ(lf_exec_new(plan, &opts, &diag, &a), 0);
+        ASSERT_EQ(lf_exec_new(renamed, &opts, &diag, &b), 0);
+        ASSERT_STREQ(lf_exec_journal_key(b), lf_exec_journal_key(a));
+
+        /* The boot disk's stable name changed: another disk, another layout, another key. */
+        char *id = strstr(text, plan->disks[0].serial);
+        ASSERT_TRUE(id != NULL);
+        for (; (id = strstr(text, plan->disks[0].serial)); id++)
+                id[0] = id[0] == 'Z' ? 'Y' : 'Z';
+        ASSERT_EQ(lf_plan_load_buffer("other", text, strlen(text), &diag, &other), 0);
+        ASSERT_EQ(lf_exec_new(other, &opts, &diag, &c), 0);
+        ASSERT_TRUE(!streq(lf_exec_journal_key(c), lf_exec_journal_key(a)));
+        free(text);
+}
+
 /* Bonds and a static management address, from the planner's bond plan. */
 TEST(sysconfig_bond) {
         _cleanup_plan_ lf_plan *plan = load_plan("tests/fixtures/planner/bond.plan.json");
@@ -781,7 +819,7 @@ TEST(sysconfig_bond) {
         for (size_t i = 0; i < plan->n_filesystems; i++) {
                 char uuid[64];
                 snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-00000000000%zu", i);
-                ASSERT_EQ(lf_journal_set(j, "fs", plan->filesystems[i].device, uuid), 0);
+                ASSERT_EQ(lf_journal_set(j, "fs", plan->filesystems[i].mountpoint, uuid), 0);
         }
         for (size_t i = 0; i < plan->n_arrays; i++) {
                 ASSERT_EQ(lf_journal_set(j, "array", plan->arrays[i].device, "a:b:c:d"), 0);
