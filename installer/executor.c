@@ -1436,34 +1436,42 @@ static int resume_filesystems(lf_exec *x, lf_diag *diag) {
 }
 
 /* 1 when the interrupted install's layout is kept and mounted, 0 when it must be rebuilt
- * (anything mounted then is unmounted again by the next look()), <0 on errors. */
-static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched) {
+ * (anything mounted then is unmounted again by the next look()) with *ret_why saying why,
+ * <0 on errors. */
+static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched, const char **ret_why) {
         const lf_plan_fs *root = root_fs(x->plan);
         _cleanup_free_ char *jpath = NULL, *buf = NULL;
         _cleanup_journal_ lf_journal *j = NULL;
         int r;
 
         *ret_touched = false;
+        *ret_why = "the disks do not hold the plan's partitions";
         for (size_t i = 0; i < x->plan->n_disks; i++)
                 if (!table_matches(x, i))
                         return 0;
         if ((r = lf_mkdir_p(x->target, 0755)) < 0)
                 return lf_diag_add(diag, NULL, 0, "cannot create %s: %s", x->target, strerror(-r));
         *ret_touched = true;
+        *ret_why = "no root file system";
         if ((r = run(cmd_new("mount", "-t", root->type, "-o", root->options, root->device,
                              x->target, NULL),
                      NULL, NULL)) == -EIO)
                 return 0;
         if (r < 0 || (r = journal_path(x, &jpath)) < 0)
                 return r;
+        *ret_why = "no install journal";
         if (access(jpath, F_OK) < 0)
                 return 0;
         lf_diag ignored = {0};
         r = lf_read_file(jpath, LF_JOURNAL_MAX_BYTES, &ignored, &buf, &(size_t){0});
         lf_diag_clear(&ignored);
-        if (r < 0 || lf_journal_parse(buf, &j) < 0 || !streq(j->key, x->key) ||
-            !lf_journal_has_step(j, LF_EXEC_STEP_DISKS))
+        *ret_why = "the install journal cannot be read";
+        if (r < 0 || lf_journal_parse(buf, &j) < 0)
                 return 0;
+        *ret_why = "the install journal is for another plan or image";
+        if (!streq(j->key, x->key) || !lf_journal_has_step(j, LF_EXEC_STEP_DISKS))
+                return 0;
+        *ret_why = "a disk was partitioned again since the journal was written";
         for (size_t i = 0; i < x->plan->n_disks; i++) {
                 const char *guid = lf_journal_get(j, "disk", x->plan->disks[i].id);
                 if (!guid || !streq(guid, *x->tables[i]->id ? x->tables[i]->id : "-"))
@@ -1471,8 +1479,14 @@ static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched) {
         }
         lf_journal_free(x->journal);
         x->journal = TAKE_PTR(j);
-        if ((r = resume_arrays(x, diag)) <= 0 || (r = resume_lvm(x, diag)) <= 0 ||
-            (r = resume_filesystems(x, diag)) <= 0)
+        *ret_why = "the RAID arrays are not the journal's";
+        if ((r = resume_arrays(x, diag)) <= 0)
+                return r;
+        *ret_why = "the volume group is not the journal's";
+        if ((r = resume_lvm(x, diag)) <= 0)
+                return r;
+        *ret_why = "the file systems are not the journal's";
+        if ((r = resume_filesystems(x, diag)) <= 0)
                 return r;
         if ((r = mount_all(x, true, diag)) < 0)
                 return r;
@@ -1495,7 +1509,7 @@ static void step(lf_progress *p, const char *fmt, ...) {
         lf_progress_step(p, "%s", msg ? msg : fmt);
 }
 
-static int start_over(lf_exec *x, lf_progress *p, lf_diag *diag) {
+static int start_over(lf_exec *x, lf_progress *p, const char *why, lf_diag *diag) {
         const lf_plan *pl = x->plan;
         _cleanup_free_ char *jpath = NULL;
         int r;
@@ -1503,7 +1517,8 @@ static int start_over(lf_exec *x, lf_progress *p, lf_diag *diag) {
         lf_journal_free(x->journal);
         if (!(x->journal = lf_journal_new(x->key)))
                 return -ENOMEM;
-        step(p, "Clearing and partitioning %zu disk%s", pl->n_disks, pl->n_disks == 1 ? "" : "s");
+        step(p, "Clearing and partitioning %zu disk%s (nothing to resume: %s)", pl->n_disks,
+             pl->n_disks == 1 ? "" : "s", why);
         if ((r = remove_vgs(x, diag)) < 0 || (r = stop_arrays(x, diag)) < 0 ||
             (r = wipe_disks(x, diag)) < 0)
                 return r;
@@ -1550,7 +1565,8 @@ int lf_exec_prepare_disks(lf_exec *x, lf_progress *p, lf_diag *diag) {
                 return r;
         step(p, "Checking for an interrupted install to resume");
         bool touched;
-        r = try_resume(x, diag, &touched);
+        const char *why;
+        r = try_resume(x, diag, &touched, &why);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -1564,7 +1580,7 @@ int lf_exec_prepare_disks(lf_exec *x, lf_progress *p, lf_diag *diag) {
         /* try_resume may have mounted or assembled things: look again. */
         if (touched && ((r = look(x, diag)) < 0 || (r = refuse(x, diag)) < 0))
                 return r;
-        return start_over(x, p, diag);
+        return start_over(x, p, why, diag);
 }
 
 bool lf_exec_step_done(const lf_exec *x, const char *step_name) {
