@@ -240,17 +240,24 @@ static int check_config(const lf_plan *p, lf_diag *diag) {
         return bad;
 }
 
-/* The stable name of a kernel name in the plan: a disk's name or path gives its id (by-id
- * path), a partition's device "<disk id>-part<N>" (udev's link to it); NULL and no error when s
- * is neither. */
+static const char *disk_stable_name(const lf_plan_disk *d,
+                                    char buf[static LF_DISK_STABLE_NAME_MAX]) {
+        return lf_disk_stable_name(d->by_id, d->model, d->serial, d->name, buf);
+}
+
+/* The stable name of a kernel name in the plan: a disk's name or path gives the disk's stable
+ * name, a partition's device "<disk's stable name>-part<N>"; NULL and no error when s is
+ * neither. */
 static int stable_name(const lf_plan *p, const char *s, char **ret) {
+        char buf[LF_DISK_STABLE_NAME_MAX];
+
         *ret = NULL;
         for (size_t i = 0; i < p->n_disks; i++)
                 if (streq(s, p->disks[i].name) || streq(s, p->disks[i].path))
-                        return (*ret = strdup(p->disks[i].id)) ? 0 : -ENOMEM;
+                        return (*ret = strdup(disk_stable_name(&p->disks[i], buf))) ? 0 : -ENOMEM;
         const lf_plan_partition *pp = plan_partition(p, s);
         const lf_plan_disk *d = pp ? plan_disk(p, pp->disk) : NULL;
-        if (d && asprintf(ret, "%s-part%" PRIu64, d->id, pp->number) < 0)
+        if (d && asprintf(ret, "%s-part%" PRIu64, disk_stable_name(d, buf), pp->number) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -929,7 +936,8 @@ static int partition_disk(lf_exec *x, size_t i, lf_diag *diag) {
                                    "(sfdisk --json %s shows it); check the disk's sector size "
                                    "and make the plan again",
                                    d->path, d->path);
-        return lf_journal_set(x->journal, "disk", d->id,
+        char buf[LF_DISK_STABLE_NAME_MAX];
+        return lf_journal_set(x->journal, "disk", disk_stable_name(d, buf),
                               *x->tables[i]->id ? x->tables[i]->id : "-");
 }
 
@@ -1473,7 +1481,9 @@ static int try_resume(lf_exec *x, lf_diag *diag, bool *ret_touched, const char *
                 return 0;
         *ret_why = "a disk was partitioned again since the journal was written";
         for (size_t i = 0; i < x->plan->n_disks; i++) {
-                const char *guid = lf_journal_get(j, "disk", x->plan->disks[i].id);
+                char sname[LF_DISK_STABLE_NAME_MAX];
+                const char *guid =
+                        lf_journal_get(j, "disk", disk_stable_name(&x->plan->disks[i], sname));
                 if (!guid || !streq(guid, *x->tables[i]->id ? x->tables[i]->id : "-"))
                         return 0;
         }

@@ -551,6 +551,19 @@ void *lf_plan_grow(void *array, size_t *n, size_t size) {
         return b + (*n)++ * size;
 }
 
+const char *lf_disk_stable_name(const char *by_id, const char *model, const char *serial,
+                                const char *name, char buf[static LF_DISK_STABLE_NAME_MAX]) {
+        if (by_id && *by_id)
+                return by_id;
+        if (!serial || !*serial)
+                return name;
+        snprintf(buf, LF_DISK_STABLE_NAME_MAX, "%s_%s", model ? model : "", serial);
+        for (char *c = buf; *c; c++)
+                if ((unsigned char)*c <= ' ' || *c == 0x7f)
+                        *c = '_';
+        return buf;
+}
+
 int lf_plan_strv_add(char ***l, size_t *n, const char *s) {
         if (*n >= LF_PLAN_MAX_ITEMS)
                 return -E2BIG;

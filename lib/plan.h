@@ -197,6 +197,15 @@ int lf_plan_load_buffer(const char *name, const char *buf, size_t len, lf_diag *
 /* The text an admin reads before saying yes, as a malloc'ed string. */
 int lf_plan_to_text(const lf_plan *p, char **ret);
 
+/* A name that stays with a disk from one boot to the next, unlike the kernel's "sda" (disks
+ * are probed in parallel, so two alike disks can swap names): its by-id path, else
+ * "<model>_<serial>" (blanks as "_", as udev does) when it has a serial, else its kernel name.
+ * The installer runs without udev, so its inventories have no by-id paths. Returns by_id, name
+ * or buf (which the name fits in, truncated if it must). */
+#define LF_DISK_STABLE_NAME_MAX 256
+const char *lf_disk_stable_name(const char *by_id, const char *model, const char *serial,
+                                const char *name, char buf[static LF_DISK_STABLE_NAME_MAX]);
+
 /* GPT partition type GUID for a partition "type" of the plan, NULL when unknown. */
 const char *lf_plan_part_type_guid(const char *type);
 

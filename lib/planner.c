@@ -172,11 +172,13 @@ static int add_skipped(planner *pl, const lf_inv_disk *d, char *reason) {
         return 0;
 }
 
-/* A disk's name for ordering: its by-id path, which stays with the disk. Kernel names do not:
- * disks probe in parallel, so two SSDs can swap sda and sdb between two boots of the
- * installer, and a plan ordered by them would pick the other boot disk after a power cut. */
+/* Disks in the order of their stable names (lf_disk_stable_name): kernel names can change
+ * between two boots of the installer, and a plan ordered by them would pick the other of two
+ * alike SSDs as the boot disk after a power cut. */
 static int stable_cmp(const lf_inv_disk *x, const lf_inv_disk *y) {
-        int r = strcmp(*x->by_id ? x->by_id : x->name, *y->by_id ? y->by_id : y->name);
+        char bx[LF_DISK_STABLE_NAME_MAX], by[LF_DISK_STABLE_NAME_MAX];
+        int r = strcmp(lf_disk_stable_name(x->by_id, x->model, x->serial, x->name, bx),
+                       lf_disk_stable_name(y->by_id, y->model, y->serial, y->name, by));
         return r ? r : strcmp(x->name, y->name);
 }
 

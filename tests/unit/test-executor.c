@@ -796,6 +796,18 @@ TEST(journal_key_survives_renamed_disks) {
         ASSERT_EQ(lf_exec_new(plan, &opts, &diag, &a), 0);
         ASSERT_EQ(lf_exec_new(renamed, &opts, &diag, &b), 0);
         ASSERT_STREQ(lf_exec_journal_key(b), lf_exec_journal_key(a));
+        /* The same without by-id paths (the installer has no udev): model and serial. */
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                plan->disks[i].by_id[0] = renamed->disks[i].by_id[0] = '\0';
+                free(plan->disks[i].id);
+                free(renamed->disks[i].id);
+                plan->disks[i].id = strdup(plan->disks[i].path);
+                renamed->disks[i].id = strdup(renamed->disks[i].path);
+        }
+        _cleanup_exec_ lf_exec *a2 = NULL, *b2 = NULL;
+        ASSERT_EQ(lf_exec_new(plan, &opts, &diag, &a2), 0);
+        ASSERT_EQ(lf_exec_new(renamed, &opts, &diag, &b2), 0);
+        ASSERT_STREQ(lf_exec_journal_key(b2), lf_exec_journal_key(a2));
 
         /* The boot disk's stable name changed: another disk, another layout, another key. */
         char *id = strstr(text, plan->disks[0].serial);
