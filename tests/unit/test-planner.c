@@ -211,7 +211,7 @@ TEST(same_input_same_bytes) {
 
 /* The kernel names disks as they finish probing, so the same PC can show its two SSDs as
  * sda/sdb at one boot and sdb/sda at the next: the plan still picks the same physical boot
- * disk and lists the disks in the same order (by their by-id names). */
+ * disk and lists the disks in the same order (by stable names: by-id, else model and serial). */
 static void swapped_same_layout(bool with_by_id) {
         lf_manifest *m = load_lab("room");
         lf_inventory *inv = load_inventory("storage-2ssd-2hdd");
