@@ -7,7 +7,7 @@
 #include "json.h"
 #include "log.h"
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 
 struct lf_cluster {
         const lf_manifest *m;
@@ -29,7 +29,7 @@ static const char schema[] =
         " last_report INTEGER);"
         "CREATE TABLE IF NOT EXISTS vms(name TEXT PRIMARY KEY, host TEXT, state TEXT NOT NULL,"
         " vcpus INTEGER NOT NULL, mem_mb INTEGER NOT NULL, pinned INTEGER NOT NULL DEFAULT 0,"
-        " last_migrated INTEGER);"
+        " last_migrated INTEGER, template TEXT, since INTEGER);"
         "CREATE TABLE IF NOT EXISTS host_samples(host TEXT NOT NULL, bucket INTEGER NOT NULL,"
         " cpu_util REAL NOT NULL, PRIMARY KEY(host, bucket));"
         "CREATE TABLE IF NOT EXISTS vm_samples(vm TEXT NOT NULL, bucket INTEGER NOT NULL,"
@@ -195,6 +195,8 @@ void lf_cluster_free(lf_cluster *c) {
 
 /* --- reports, membership and the leader's view --- */
 
+static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud);
+
 static int64_t bucket_of(const lf_cluster *c, int64_t t) {
         return t - t % c->sample_s;
 }
@@ -225,8 +227,9 @@ static int record_vms(lf_cluster *c, const lf_msg *msg, bool placement, int64_t 
                 _cleanup_free_ char *list = lf_json_to_string(names);
                 if (!list)
                         return -ENOMEM;
+                /* A VM sent to the host but not started yet is not missing. */
                 r = RUN(c,
-                        "DELETE FROM vms WHERE host = ? AND name NOT IN "
+                        "DELETE FROM vms WHERE host = ? AND state != 'starting' AND name NOT IN "
                         "(SELECT value FROM json_each(?))",
                         "ss", msg->node, list);
         }
@@ -363,9 +366,11 @@ int lf_cluster_apply_state(lf_cluster *c, const lf_msg *msg) {
                 r = exec(c, "DELETE FROM vms");
         for (size_t i = 0; i < s->n_vms && r >= 0; i++) {
                 const lf_msg_vm *v = &s->vms[i];
-                r = RUN(c, "INSERT INTO vms VALUES(?, ?, ?, ?, ?, ?, ?)", "sssiiin", v->name,
-                        *v->host ? v->host : NULL, lf_vm_state_to_string(v->state), v->vcpus,
-                        v->mem_mb, (int64_t)v->pinned, v->last_migrated);
+                r = RUN(c, "INSERT INTO vms VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", "sssiiinsn",
+                        v->name, *v->host ? v->host : NULL, lf_vm_state_to_string(v->state),
+                        v->vcpus, v->mem_mb, (int64_t)v->pinned, v->last_migrated,
+                        *v->template ? v->template : NULL,
+                        v->state == LF_VM_STARTING ? msg->time : LF_TIME_NONE);
         }
         for (size_t i = 0; i < ELEMENTSOF(run_modes) && r >= 0; i++)
                 r = set_last_run(c, run_modes[i], s->last_run[run_modes[i]]);
@@ -380,18 +385,80 @@ int lf_cluster_apply_state(lf_cluster *c, const lf_msg *msg) {
         return exec(c, "COMMIT");
 }
 
-int lf_cluster_add_pending(lf_cluster *c, const char *vm, int64_t mem_mb, int64_t vcpus) {
+int lf_cluster_add_pending(lf_cluster *c, const char *vm, const char *template, int64_t mem_mb,
+                           int64_t vcpus) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(c, &st,
-                        "INSERT INTO vms(name, host, state, vcpus, mem_mb) "
-                        "VALUES(?, NULL, 'pending', ?, ?)",
-                        "sii", vm, vcpus, mem_mb);
+                        "INSERT INTO vms(name, host, state, vcpus, mem_mb, template) "
+                        "VALUES(?, NULL, 'pending', ?, ?, ?)",
+                        "siis", vm, vcpus, mem_mb, template);
         if (r < 0)
                 return r;
         r = sqlite3_step(st);
         if (r == SQLITE_CONSTRAINT)
                 return -EEXIST;
         return r == SQLITE_DONE ? 0 : db_error(c, "cannot add a VM");
+}
+
+int lf_cluster_vm_starting(lf_cluster *c, const char *vm, const char *host, int64_t now) {
+        int r = RUN(c,
+                    "UPDATE vms SET host = ?, state = 'starting', since = ? WHERE name = ? AND "
+                    "host IS NULL",
+                    "sis", host, now, vm);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(c->db) ? 0 : -ENOENT;
+}
+
+int lf_cluster_vm_unstart(lf_cluster *c, const char *vm) {
+        return RUN(c,
+                   "UPDATE vms SET host = NULL, state = 'pending', since = NULL WHERE name = ? AND "
+                   "state = 'starting'",
+                   "s", vm);
+}
+
+int lf_cluster_expire_starting(lf_cluster *c, int64_t now, int64_t timeout_s) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(c, &st,
+                        "SELECT name, host FROM vms WHERE state = 'starting' AND since <= ?", "i",
+                        now - timeout_s);
+        if (r < 0)
+                return r;
+        while (sqlite3_step(st) == SQLITE_ROW)
+                log_warning("%s: %s has not reported it within %lld s of its start; it waits "
+                            "to be placed again.",
+                            (const char *)sqlite3_column_text(st, 0),
+                            (const char *)sqlite3_column_text(st, 1), (long long)timeout_s);
+        return RUN(c,
+                   "UPDATE vms SET host = NULL, state = 'pending', since = NULL WHERE state = "
+                   "'starting' AND since <= ?",
+                   "i", now - timeout_s);
+}
+
+int lf_cluster_vm_remove(lf_cluster *c, const char *vm) {
+        return RUN(c, "DELETE FROM vms WHERE name = ?", "s", vm);
+}
+
+static int find_vm(void *ud, const lf_msg_vm *v) {
+        lf_msg_vm *want = ud;
+        if (!streq(v->name, want->name))
+                return 0;
+        *want = *v;
+        return 1;
+}
+
+int lf_cluster_vm_get(lf_cluster *c, const char *vm, lf_msg_vm *ret) {
+        lf_msg_vm v = {};
+        int r;
+
+        snprintf(v.name, sizeof(v.name), "%s", vm);
+        r = each_vm(c, find_vm, &v);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        *ret = v;
+        return 0;
 }
 
 bool lf_cluster_has_pending(lf_cluster *c) {
@@ -465,8 +532,8 @@ static int snapshot_hosts(lf_cluster *c, lf_snapshot *s, int64_t now) {
 static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(c, &st,
-                        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated FROM vms "
-                        "ORDER BY name",
+                        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated, template "
+                        "FROM vms ORDER BY name",
                         "");
         if (r < 0)
                 return r;
@@ -483,10 +550,14 @@ static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void 
                 };
                 snprintf(v.name, sizeof(v.name), "%s", sqlite3_column_text(st, 0));
                 snprintf(v.host, sizeof(v.host), "%s", host ? host : "");
+                snprintf(v.template, sizeof(v.template), "%s",
+                         sqlite3_column_type(st, 7) == SQLITE_NULL
+                                 ? ""
+                                 : (const char *)sqlite3_column_text(st, 7));
                 lf_vm_state_from_string((const char *)sqlite3_column_text(st, 2), &v.state);
                 int k = fn(ud, &v);
-                if (k < 0)
-                        return k;
+                if (k != 0)
+                        return k; /* an error, or > 0: found what it looked for */
         }
         return r == SQLITE_DONE ? 0 : db_error(c, "cannot read VMs");
 }
@@ -597,6 +668,47 @@ static bool carry_out(const lf_plan_sched *p, const lf_snapshot *s, const lf_clu
         return ok;
 }
 
+static bool can_act(const lf_cluster_actions *a) {
+        return a && a->start && a->migrate && a->power_on && a->power_off;
+}
+
+/* Carries the plan out and records the balancing it did as run. */
+static int act(lf_cluster *c, const lf_plan_sched *p, const lf_snapshot *s,
+               const lf_cluster_actions *a, int64_t now) {
+        int r;
+
+        if (!carry_out(p, s, a))
+                return 0; /* each failure was logged by its action */
+        for (size_t i = 0; i < ELEMENTSOF(run_modes); i++)
+                if (p->acted & (1u << run_modes[i]))
+                        if ((r = set_last_run(c, run_modes[i], now)) < 0)
+                                return r;
+        return 0;
+}
+
+int lf_cluster_balance(lf_cluster *c, int64_t now, lf_sched_mode mode, bool dry_run,
+                       const lf_cluster_actions *a, json_object **ret_plan) {
+        _cleanup_snapshot_ lf_snapshot *s = NULL;
+        _cleanup_plan_sched_ lf_plan_sched *p = NULL;
+        int r;
+
+        if ((r = lf_cluster_snapshot(c, now, &s)) < 0)
+                return r;
+        /* Asked for now: the rate limit of the modes does not apply. */
+        for (size_t i = 0; i < ELEMENTSOF(run_modes); i++)
+                if (mode == LF_SCHED_AUTO || mode == run_modes[i])
+                        s->last_run[run_modes[i]] = LF_TIME_NONE;
+        if ((r = lf_schedule(s, mode, &p)) < 0)
+                return log_error_errno(r, "The scheduler failed: %m");
+        if ((r = lf_sched_plan_to_json(p, s, true, ret_plan)) < 0)
+                return r;
+        if (dry_run)
+                return 0;
+        if (!can_act(a))
+                return -EOPNOTSUPP;
+        return act(c, p, s, a, now);
+}
+
 int lf_cluster_cycle(lf_cluster *c, int64_t now, const lf_cluster_actions *a) {
         _cleanup_snapshot_ lf_snapshot *s = NULL;
         _cleanup_plan_sched_ lf_plan_sched *p = NULL;
@@ -619,15 +731,8 @@ int lf_cluster_cycle(lf_cluster *c, int64_t now, const lf_cluster_actions *a) {
         empty = !p->n_migrations && !p->n_placements && !p->n_power_on && !p->n_power_off;
         if (empty && !p->n_failures)
                 return 0;
-        if (a && a->start && a->migrate && a->power_on && a->power_off) {
-                if (!carry_out(p, s, a))
-                        return 0; /* each failure was logged by its action */
-                for (size_t i = 0; i < ELEMENTSOF(run_modes); i++)
-                        if (p->acted & (1u << run_modes[i]))
-                                if ((r = set_last_run(c, run_modes[i], now)) < 0)
-                                        return r;
-                return 0;
-        }
+        if (can_act(a))
+                return act(c, p, s, a, now);
         text = lf_sched_plan_to_text(p, s, false);
         if (!text)
                 return -ENOMEM;

@@ -58,8 +58,21 @@ int lf_cluster_membership(lf_cluster *c, const char *const *members, size_t n, i
 int lf_cluster_apply_state(lf_cluster *c, const lf_msg *state);
 /* This (leader) node's view as a state message, from `node`. */
 int lf_cluster_state_msg(lf_cluster *c, const char *node, int64_t now, lf_msg **ret);
-/* Adds a VM that waits to be placed. -EEXIST when the name is taken. */
-int lf_cluster_add_pending(lf_cluster *c, const char *vm, int64_t mem_mb, int64_t vcpus);
+/* Adds a VM of a template (NULL: none) that waits to be placed. -EEXIST when the name is
+ * taken. */
+int lf_cluster_add_pending(lf_cluster *c, const char *vm, const char *template, int64_t mem_mb,
+                           int64_t vcpus);
+/* A pending VM handed to host at `now`: "starting" on it until the host reports it (or a
+ * failure or lf_cluster_expire_starting puts it back). -ENOENT when vm is not pending. */
+int lf_cluster_vm_starting(lf_cluster *c, const char *vm, const char *host, int64_t now);
+/* A start that failed: the VM, if still starting, waits to be placed again. */
+int lf_cluster_vm_unstart(lf_cluster *c, const char *vm);
+/* Starts that no report confirmed within timeout_s go back to pending (logged). */
+int lf_cluster_expire_starting(lf_cluster *c, int64_t now, int64_t timeout_s);
+/* One VM as the cluster knows it; -ENOENT when unknown. */
+int lf_cluster_vm_get(lf_cluster *c, const char *vm, lf_msg_vm *ret);
+/* Forgets a VM (deleted, or a pending one that is no longer wanted). */
+int lf_cluster_vm_remove(lf_cluster *c, const char *vm);
 
 /* 10-minute average (the policy's window) of a host's CPU use in percent, or of a VM's cores
  * used, over the samples of the window ending at now; 0 without samples. */
@@ -75,6 +88,11 @@ int lf_cluster_snapshot(lf_cluster *c, int64_t now, lf_snapshot **ret);
  * `actions` (or logs it, see lf_cluster_actions), and remembers the mode and the next action
  * for status. */
 int lf_cluster_cycle(lf_cluster *c, int64_t now, const lf_cluster_actions *actions);
+/* `labforge balance now`: plans in `mode` at once (the modes' rate limit does not apply), gives
+ * the plan as DESIGN §5.4's JSON with its explanation and, unless dry_run, carries it out
+ * (-EOPNOTSUPP without actions). */
+int lf_cluster_balance(lf_cluster *c, int64_t now, lf_sched_mode mode, bool dry_run,
+                       const lf_cluster_actions *a, json_object **ret_plan);
 /* Whether any VM waits to be placed (the leader then runs a cycle at once). */
 bool lf_cluster_has_pending(lf_cluster *c);
 

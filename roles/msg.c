@@ -15,15 +15,21 @@ static const char *const type_names[_LF_MSG_TYPE_MAX] = {
         [LF_MSG_STATE] = "state",
         [LF_MSG_COMMAND] = "command",
         [LF_MSG_RESULT] = "result",
+        [LF_MSG_REQUEST] = "request",
 };
 static const char *const vm_state_names[_LF_VM_STATE_MAX] = {
         [LF_VM_PENDING] = "pending", [LF_VM_RUNNING] = "running",     [LF_VM_PAUSED] = "paused",
         [LF_VM_STOPPED] = "stopped", [LF_VM_MIGRATING] = "migrating", [LF_VM_CRASHED] = "crashed",
+        [LF_VM_STARTING] = "starting",
 };
 static const char *const action_names[_LF_ACTION_MAX] = {
         [LF_ACTION_START] = "start",         [LF_ACTION_STOP] = "stop",
         [LF_ACTION_MIGRATE] = "migrate",     [LF_ACTION_POWER_ON] = "power_on",
-        [LF_ACTION_POWER_OFF] = "power_off",
+        [LF_ACTION_POWER_OFF] = "power_off", [LF_ACTION_KILL] = "kill",
+        [LF_ACTION_DELETE] = "delete",       [LF_ACTION_DISK_CREATE] = "disk_create",
+        [LF_ACTION_DISK_RESET] = "disk_reset", [LF_ACTION_DISK_DELETE] = "disk_delete",
+        [LF_ACTION_MAINTENANCE_ON] = "maintenance_on",
+        [LF_ACTION_MAINTENANCE_OFF] = "maintenance_off",
 };
 /* The balancing modes a state's last_run may name. */
 static const lf_sched_mode run_modes[] = {LF_SCHED_MEMORY, LF_SCHED_COMPUTE, LF_SCHED_ENERGY};
@@ -63,6 +69,27 @@ int lf_msg_action_from_string(const char *s, lf_msg_action *ret) {
         return 0;
 }
 
+lf_action_fields lf_msg_action_fields(lf_msg_action a) {
+        switch (a) {
+        case LF_ACTION_START:
+        case LF_ACTION_DISK_CREATE:
+        case LF_ACTION_DISK_RESET:
+                return (lf_action_fields){.vm = true, .template = true};
+        case LF_ACTION_STOP:
+        case LF_ACTION_KILL:
+        case LF_ACTION_DELETE:
+        case LF_ACTION_DISK_DELETE:
+                return (lf_action_fields){.vm = true};
+        case LF_ACTION_MIGRATE:
+                return (lf_action_fields){.vm = true, .to = true};
+        case LF_ACTION_POWER_ON:
+        case LF_ACTION_POWER_OFF:
+                return (lf_action_fields){.host = true};
+        default:
+                return (lf_action_fields){};
+        }
+}
+
 lf_msg *lf_msg_new(lf_msg_type type) {
         lf_msg *m = calloc(1, sizeof(*m));
         if (!m)
@@ -87,6 +114,10 @@ void lf_msg_free(lf_msg *m) {
                 free(m->state.vms);
                 free(m->state.hosts);
         }
+        if (m->type == LF_MSG_RESULT)
+                free(m->result.answer);
+        if (m->type == LF_MSG_REQUEST)
+                free(m->request.request);
         free(m);
 }
 
@@ -133,6 +164,13 @@ static int add_time_or_null(json_object *o, const char *key, int64_t t) {
         return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
 }
 
+/* Adds JSON text as a value; text that does not parse is added as a string, which the decoder
+ * then refuses (encode checks every message as peers will). */
+static int add_json_text(json_object *o, const char *key, const char *text) {
+        json_object *v = json_tokener_parse(text);
+        return lf_json_add(o, key, v ? v : json_object_new_string(text));
+}
+
 static int encode_vms(json_object *o, const lf_msg_vm *vms, size_t n, bool state) {
         json_object *a = json_object_new_array();
         int r = lf_json_add(o, "vms", a);
@@ -153,6 +191,10 @@ static int encode_vms(json_object *o, const lf_msg_vm *vms, size_t n, bool state
                         r = r < 0 ? r
                                   : lf_json_add(j, "pinned", json_object_new_boolean(v->pinned));
                         r = r < 0 ? r : add_time_or_null(j, "last_migrated", v->last_migrated);
+                        if (*v->template)
+                                r = r < 0 ? r
+                                          : lf_json_add(j, "template",
+                                                        json_object_new_string(v->template));
                 } else if (v->cpu_cores >= 0)
                         r = r < 0 ? r
                                   : lf_json_add(j, "cpu_cores",
@@ -218,6 +260,9 @@ static int encode_body(const lf_msg *m, json_object *o) {
                         r = r < 0 ? r : lf_json_add(o, "to", json_object_new_string(c->to));
                 if (*c->host)
                         r = r < 0 ? r : lf_json_add(o, "host", json_object_new_string(c->host));
+                if (*c->template)
+                        r = r < 0 ? r
+                                  : lf_json_add(o, "template", json_object_new_string(c->template));
                 return r;
         }
         case LF_MSG_RESULT:
@@ -227,7 +272,13 @@ static int encode_body(const lf_msg *m, json_object *o) {
                         r = r < 0 ? r
                                   : lf_json_add(o, "error",
                                                 json_object_new_string(m->result.error));
+                if (m->result.answer)
+                        r = r < 0 ? r : add_json_text(o, "answer", m->result.answer);
                 return r;
+        case LF_MSG_REQUEST:
+                r = lf_json_add(o, "id", json_object_new_int64((int64_t)m->request.id));
+                r = r < 0 ? r : lf_json_add(o, "target", json_object_new_string(m->request.target));
+                return r < 0 ? r : add_json_text(o, "request", m->request.request ?: "");
         default:
                 return -EINVAL;
         }
@@ -422,8 +473,9 @@ static int worst(int a, int b) {
 static int decode_vm(const dec *d, json_object *j, const char *path, bool state, lf_msg_vm *v) {
         static const char *const report_keys[] = {"name",   "state",     "vcpus",
                                                   "mem_mb", "cpu_cores", NULL};
-        static const char *const state_keys[] = {"name",   "host",   "state",         "vcpus",
-                                                 "mem_mb", "pinned", "last_migrated", NULL};
+        static const char *const state_keys[] = {"name",          "host",     "state",
+                                                 "vcpus",         "mem_mb",   "pinned",
+                                                 "last_migrated", "template", NULL};
         int st = 0, r;
 
         *v = (lf_msg_vm){.cpu_cores = -1, .last_migrated = LF_TIME_NONE};
@@ -438,14 +490,16 @@ static int decode_vm(const dec *d, json_object *j, const char *path, bool state,
                 r = worst(r, get_name(d, j, path, "host", true, true, v->host));
                 r = worst(r, lf_json_get_bool(&d->ctx, j, path, "pinned", true, &v->pinned));
                 r = worst(r, get_time(d, j, path, "last_migrated", true, &v->last_migrated));
+                r = worst(r, get_name(d, j, path, "template", false, false, v->template));
         } else
                 r = worst(r, lf_json_get_double(&d->ctx, j, path, "cpu_cores", false, 0, MAX_CPUS,
                                                 &v->cpu_cores));
         if (r < 0)
                 return r;
         v->state = (lf_vm_state)st;
-        if (!state && v->state == LF_VM_PENDING)
-                return bad(d, path, "state", "a host reports no pending VMs");
+        if (!state && (v->state == LF_VM_PENDING || v->state == LF_VM_STARTING))
+                return bad(d, path, "state", "a host reports no %s VMs",
+                           vm_state_names[v->state]);
         if (state && (v->state == LF_VM_PENDING) != !*v->host)
                 return bad(d, path, "host",
                            v->state == LF_VM_PENDING ? "a pending VM has no host (null)"
@@ -575,26 +629,40 @@ static int decode_command(const dec *d, json_object *o) {
         r = worst(r, get_name(d, o, "", "vm", false, false, c->vm));
         r = worst(r, get_name(d, o, "", "to", false, false, c->to));
         r = worst(r, get_name(d, o, "", "host", false, false, c->host));
+        r = worst(r, get_name(d, o, "", "template", false, false, c->template));
         if (r < 0)
                 return r;
         c->id = (uint64_t)id;
         c->action = (lf_msg_action)action;
 
-        /* Which fields each action takes: start/stop/migrate a VM, migrate it somewhere, power
-         * a host. */
-        bool vm = c->action <= LF_ACTION_MIGRATE, to = c->action == LF_ACTION_MIGRATE,
-             host = c->action >= LF_ACTION_POWER_ON;
+        lf_action_fields f = lf_msg_action_fields(c->action);
         const char *a = action_names[c->action];
-        if (vm != !!*c->vm)
-                r = bad(d, "", "vm", vm ? "%s needs the VM" : "%s takes no VM", a);
-        if (to != !!*c->to)
-                r = bad(d, "", "to", to ? "%s needs the destination" : "%s takes no destination",
-                        a);
-        if (host != !!*c->host)
-                r = bad(d, "", "host", host ? "%s needs the host" : "%s takes no host", a);
-        if (r == 0 && to && streq(c->to, c->target))
+        if (f.vm != !!*c->vm)
+                r = bad(d, "", "vm", f.vm ? "%s needs the VM" : "%s takes no VM", a);
+        if (f.template != !!*c->template)
+                r = bad(d, "", "template",
+                        f.template ? "%s needs the template" : "%s takes no template", a);
+        if (f.to != !!*c->to)
+                r = bad(d, "", "to",
+                        f.to ? "%s needs the destination" : "%s takes no destination", a);
+        if (f.host != !!*c->host)
+                r = bad(d, "", "host", f.host ? "%s needs the host" : "%s takes no host", a);
+        if (r == 0 && f.to && streq(c->to, c->target))
                 r = bad(d, "", "to", "'%s' is the target, where the VM runs now", c->to);
         return r;
+}
+
+/* An object value kept as its JSON text in *ret (malloc'ed); absent leaves *ret NULL. */
+static int get_object_text(const dec *d, json_object *o, const char *key, bool required,
+                           char **ret) {
+        json_object *v = NULL;
+        int r = lf_json_get_object(&d->ctx, o, "", key, required, &v);
+
+        if (r < 0 || !v)
+                return r;
+        *ret = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int decode_result(const dec *d, json_object *o) {
@@ -605,6 +673,7 @@ static int decode_result(const dec *d, json_object *o) {
         r = lf_json_get_int(&d->ctx, o, "", "id", true, 1, INT64_MAX, &id);
         r = worst(r, lf_json_get_bool(&d->ctx, o, "", "ok", true, &p->ok));
         r = worst(r, get_text(d, o, "", "error", false, false, p->error, sizeof(p->error)));
+        r = worst(r, get_object_text(d, o, "answer", false, &p->answer));
         if (r < 0)
                 return r;
         p->id = (uint64_t)id;
@@ -614,15 +683,37 @@ static int decode_result(const dec *d, json_object *o) {
         return 0;
 }
 
+static int decode_request(const dec *d, json_object *o) {
+        lf_msg_request *p = &d->m->request;
+        json_object *req = NULL, *command = NULL;
+        int64_t id = 0;
+        int r;
+
+        r = lf_json_get_int(&d->ctx, o, "", "id", true, 1, INT64_MAX, &id);
+        r = worst(r, get_name(d, o, "", "target", true, false, p->target));
+        r = worst(r, get_object_text(d, o, "request", true, &p->request));
+        if (r < 0)
+                return r;
+        p->id = (uint64_t)id;
+        req = json_object_object_get(o, "request");
+        if (!json_object_object_get_ex(req, "command", &command) ||
+            !json_object_is_type(command, json_type_string))
+                return bad(d, "request", "command", "missing; a request names its command");
+        return 0;
+}
+
 static const char *const *known_keys(lf_msg_type t) {
         static const char *const report[] = {
                 "node",     "seq", "time", "maintenance", "cpus", "mem_mb", "mem_available_mb",
                 "cpu_util", "vms", NULL};
         static const char *const state[] = {"node",  "seq", "time",     "mode", "next_action",
                                             "hosts", "vms", "last_run", NULL};
-        static const char *const command[] = {"node",   "seq", "time", "id",   "target",
-                                              "action", "vm",  "to",   "host", NULL};
-        static const char *const result[] = {"node", "seq", "time", "id", "ok", "error", NULL};
+        static const char *const command[] = {"node", "seq", "time", "id",       "target",
+                                              "action", "vm", "to", "host", "template", NULL};
+        static const char *const result[] = {"node", "seq",   "time",   "id",
+                                             "ok",   "error", "answer", NULL};
+        static const char *const request[] = {"node",   "seq",     "time", "id",
+                                              "target", "request", NULL};
 
         switch (t) {
         case LF_MSG_REPORT:
@@ -631,6 +722,8 @@ static const char *const *known_keys(lf_msg_type t) {
                 return state;
         case LF_MSG_COMMAND:
                 return command;
+        case LF_MSG_REQUEST:
+                return request;
         default:
                 return result;
         }
@@ -702,6 +795,9 @@ int lf_msg_decode(const void *buf, size_t len, const char *from, lf_diag *diag, 
                 break;
         case LF_MSG_COMMAND:
                 r = worst(r, decode_command(&d, o));
+                break;
+        case LF_MSG_REQUEST:
+                r = worst(r, decode_request(&d, o));
                 break;
         default:
                 r = worst(r, decode_result(&d, o));

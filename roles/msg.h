@@ -5,7 +5,7 @@
  * Wire format (version 1): a 12-byte header, then a JSON object.
  *   bytes 0-3   magic "LFCM"
  *   byte  4     version, 1
- *   byte  5     type: 1 report, 2 state, 3 command, 4 result
+ *   byte  5     type: 1 report, 2 state, 3 command, 4 result, 5 request
  *   bytes 6-7   zero
  *   bytes 8-11  payload length, big-endian: exactly the bytes that follow, at most
  *               LF_MSG_MAX_PAYLOAD
@@ -16,11 +16,22 @@
  *            CPUs over the last sample; absent on a node's first report) and "vms": [{"name",
  *            "state", "vcpus", "mem_mb", "cpu_cores" (absent when unknown)}]
  *   state:   "mode", "next_action", "hosts": [{"name", "state"}], "vms": [{"name", "host" (null:
- *            pending), "state", "vcpus", "mem_mb", "pinned", "last_migrated" (null: never)}],
- *            "last_run": {"memory"|"compute"|"energy": time}
- *   command: "id", "target" (the node that carries it out), "action" (start, stop, migrate,
- *            power_on, power_off), "vm" (start, stop, migrate), "to" (migrate), "host" (power_*)
- *   result:  "id", "ok", "error" (only when not ok)
+ *            pending), "state" ("starting": sent to its host, not yet reported by it),
+ *            "vcpus", "mem_mb", "pinned", "last_migrated" (null: never), "template" (absent
+ *            when the VM was not started from one)}], "last_run": {"memory"|"compute"|"energy":
+ *            time}
+ *   command: "id", "target" (the node that carries it out), "action", and what the action
+ *            takes: "vm" (every action on a VM), "template" (start, disk_create, disk_reset),
+ *            "to" (migrate), "host" (power_on, power_off). Actions on a VM host: start (defines
+ *            the VM from its template when missing), stop (ACPI, then destroy), kill (destroy at
+ *            once), delete (destroy and undefine), migrate; on the storage node: disk_create,
+ *            disk_reset, disk_delete; on any node: maintenance_on, maintenance_off (its own),
+ *            power_off (its own, after its VMs are gone); on the leader: power_on.
+ *   result:  "id", "ok", "error" (only when not ok), "answer" (optional: the leader's answer
+ *            to a request, a JSON object)
+ *   request: "id", "target" (the leader it is for), "request" (an admin request, a JSON object
+ *            with its "command": what a node's admin socket received and forwards to the
+ *            leader; the leader answers with a result of the same id)
  * Node and VM names follow the manifest's node-name rule (lowercase letters, digits, '-', at
  * most 63): VM names become libvirt domain, LV and directory names and guests' host names.
  * JSON rather than a packed struct: peers of different versions can say what they disagree
@@ -51,6 +62,7 @@ typedef enum lf_msg_type {
         LF_MSG_STATE = 2,
         LF_MSG_COMMAND = 3,
         LF_MSG_RESULT = 4,
+        LF_MSG_REQUEST = 5,
         _LF_MSG_TYPE_MAX,
 } lf_msg_type;
 
@@ -61,6 +73,7 @@ typedef enum lf_vm_state {
         LF_VM_STOPPED,
         LF_VM_MIGRATING,
         LF_VM_CRASHED,
+        LF_VM_STARTING, /* sent to its host, not yet reported by it (only in the leader's state) */
         _LF_VM_STATE_MAX,
 } lf_vm_state;
 
@@ -70,6 +83,13 @@ typedef enum lf_msg_action {
         LF_ACTION_MIGRATE,
         LF_ACTION_POWER_ON,
         LF_ACTION_POWER_OFF,
+        LF_ACTION_KILL,
+        LF_ACTION_DELETE,
+        LF_ACTION_DISK_CREATE,
+        LF_ACTION_DISK_RESET,
+        LF_ACTION_DISK_DELETE,
+        LF_ACTION_MAINTENANCE_ON,
+        LF_ACTION_MAINTENANCE_OFF,
         _LF_ACTION_MAX,
 } lf_msg_action;
 
@@ -81,6 +101,7 @@ typedef struct lf_msg_vm {
         double cpu_cores;      /* report: cores used over the last sample, -1 when unknown */
         bool pinned;           /* state only */
         int64_t last_migrated; /* state only; LF_TIME_NONE when never */
+        char template[LF_MSG_NAME_SIZE]; /* state only; "" when none */
 } lf_msg_vm;
 
 typedef struct lf_msg_host {
@@ -113,13 +134,21 @@ typedef struct lf_msg_command {
         char vm[LF_MSG_NAME_SIZE];   /* start, stop, migrate */
         char to[LF_MSG_NAME_SIZE];   /* migrate: destination host */
         char host[LF_MSG_NAME_SIZE]; /* power_on, power_off: the host powered */
+        char template[LF_MSG_NAME_SIZE]; /* start, disk_create, disk_reset */
 } lf_msg_command;
 
 typedef struct lf_msg_result {
         uint64_t id;
         bool ok;
         char error[LF_MSG_TEXT_SIZE];
+        char *answer; /* JSON object text, or NULL */
 } lf_msg_result;
+
+typedef struct lf_msg_request {
+        uint64_t id;
+        char target[LF_MSG_NAME_SIZE];
+        char *request; /* JSON object text with a "command" string */
+} lf_msg_request;
 
 typedef struct lf_msg {
         lf_msg_type type;
@@ -131,6 +160,7 @@ typedef struct lf_msg {
                 lf_msg_state state;
                 lf_msg_command command;
                 lf_msg_result result;
+                lf_msg_request request;
         };
 } lf_msg;
 
@@ -145,6 +175,12 @@ lf_msg *lf_msg_new(lf_msg_type type);
 void lf_msg_free(lf_msg *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(lf_msg *, lf_msg_free);
 #define _cleanup_msg_ _cleanup_(lf_msg_freep)
+
+/* Which fields an action takes (the decoder refuses a command with others or without these). */
+typedef struct lf_action_fields {
+        bool vm, template, to, host;
+} lf_action_fields;
+lf_action_fields lf_msg_action_fields(lf_msg_action a);
 
 /* Appends to a report's or a state's VM list, or a state's hosts; -E2BIG past the limits,
  * -EINVAL for the wrong message type. */

@@ -157,8 +157,8 @@ static void fill(lf_cluster *c) {
                 send_report(c, "kvm2", 4, 16000, 2, NULL, T0 - 600 + 60 * i);
         }
         ASSERT_EQ(lf_cluster_membership(c, up, 4, T0), 0);
-        ASSERT_EQ(lf_cluster_add_pending(c, "pc03", 2048, 2), 0);
-        ASSERT_EQ(lf_cluster_add_pending(c, "pc03", 1024, 1), -EEXIST);
+        ASSERT_EQ(lf_cluster_add_pending(c, "pc03", "win-lab", 2048, 2), 0);
+        ASSERT_EQ(lf_cluster_add_pending(c, "pc03", NULL, 1024, 1), -EEXIST);
 }
 
 TEST(snapshot_for_the_scheduler) {
@@ -216,6 +216,78 @@ TEST(cycle_places_pending_vms) {
         ASSERT_CONTAINS(text, "\"mode\": \"memory\",\n  \"next_action\": \"start pc03 on kvm2\"");
         ASSERT_EQ(lf_cluster_cycle(c, T0, &actions), 0);
         ASSERT_STREQ(rec.log, "start pc03 kvm2 0\n");
+}
+
+TEST(a_started_vm_is_starting_until_its_host_reports_it) {
+        _cleanup_manifest_ lf_manifest *m = room();
+        _cleanup_cluster_ lf_cluster *c = open_db(m, lf_test_tmpdir());
+        const char *kvm2_vms[] = {"pc03:0.5", NULL};
+        recorder rec = {};
+        lf_cluster_actions actions = {rec_start, rec_migrate, rec_power, rec_power, &rec};
+        lf_msg_vm v;
+
+        fill(c);
+        ASSERT_EQ(lf_cluster_vm_starting(c, "pc03", "kvm2", T0), 0);
+        ASSERT_EQ(lf_cluster_vm_starting(c, "pc03", "kvm1", T0), -ENOENT); /* not pending */
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc03", &v), 0);
+        ASSERT_EQ(v.state, LF_VM_STARTING);
+        ASSERT_STREQ(v.host, "kvm2");
+        ASSERT_STREQ(v.template, "win-lab");
+        ASSERT_TRUE(!lf_cluster_has_pending(c));
+        /* Not placed again, and a report of kvm2 without it (not defined yet) keeps it. */
+        send_report(c, "kvm2", 4, 16000, 2, NULL, T0 + 10);
+        ASSERT_EQ(lf_cluster_cycle(c, T0 + 10, &actions), 0);
+        ASSERT_STREQ(rec.log, "");
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc03", &v), 0);
+        ASSERT_EQ(v.state, LF_VM_STARTING);
+        /* A start nobody confirmed goes back to pending after the timeout, not before. */
+        ASSERT_EQ(lf_cluster_expire_starting(c, T0 + 119, 120), 0);
+        ASSERT_TRUE(!lf_cluster_has_pending(c));
+        ASSERT_EQ(lf_cluster_expire_starting(c, T0 + 120, 120), 0);
+        ASSERT_TRUE(lf_cluster_has_pending(c));
+        /* Started again; a failed start puts it back at once; then kvm2 reports it running. */
+        ASSERT_EQ(lf_cluster_vm_starting(c, "pc03", "kvm2", T0 + 130), 0);
+        ASSERT_EQ(lf_cluster_vm_unstart(c, "pc03"), 0);
+        ASSERT_TRUE(lf_cluster_has_pending(c));
+        ASSERT_EQ(lf_cluster_vm_starting(c, "pc03", "kvm2", T0 + 140), 0);
+        send_report(c, "kvm2", 4, 16000, 2, kvm2_vms, T0 + 150);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc03", &v), 0);
+        ASSERT_EQ(v.state, LF_VM_RUNNING);
+        ASSERT_STREQ(v.template, "win-lab"); /* the report does not name it; it is kept */
+        ASSERT_EQ(lf_cluster_vm_unstart(c, "pc03"), 0); /* running: no change */
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc03", &v), 0);
+        ASSERT_STREQ(v.host, "kvm2");
+        ASSERT_EQ(lf_cluster_vm_remove(c, "pc03"), 0);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc03", &v), -ENOENT);
+}
+
+TEST(balance_now_ignores_the_interval_and_can_dry_run) {
+        _cleanup_manifest_ lf_manifest *m = room();
+        _cleanup_cluster_ lf_cluster *c = open_db(m, lf_test_tmpdir());
+        const char *vms[] = {"pc01:1.5", "pc02:0.25", NULL};
+        const char *up[] = {"kvm1", "kvm2"};
+        _cleanup_json_ json_object *plan = NULL, *again = NULL;
+        _cleanup_free_ char *text = NULL;
+        recorder rec = {};
+        lf_cluster_actions actions = {rec_start, rec_migrate, rec_power, rec_power, &rec};
+
+        send_report(c, "kvm1", 8, 32000, 40, vms, T0);
+        send_report(c, "kvm2", 8, 32000, 2, NULL, T0);
+        ASSERT_EQ(lf_cluster_membership(c, up, 2, T0), 0);
+        ASSERT_EQ(lf_cluster_cycle(c, T0, &actions), 0);
+        ASSERT_STREQ(rec.log, "migrate pc02 kvm1 kvm2 memory\n");
+        rec.log[0] = 0;
+        /* The regular cycle waits an hour; balance now does not, and a dry run only plans. */
+        ASSERT_EQ(lf_cluster_balance(c, T0 + 60, LF_SCHED_MEMORY, true, &actions, &plan), 0);
+        ASSERT_STREQ(rec.log, "");
+        text = lf_json_to_string(json_object_object_get(plan, "migrations"));
+        ASSERT_CONTAINS(text, "\"vm\": \"pc02\"");
+        ASSERT_EQ(lf_cluster_balance(c, T0 + 60, LF_SCHED_MEMORY, false, &actions, &again), 0);
+        ASSERT_STREQ(rec.log, "migrate pc02 kvm1 kvm2 memory\n");
+        json_object_put(again);
+        again = NULL;
+        ASSERT_EQ(lf_cluster_balance(c, T0 + 60, LF_SCHED_MEMORY, false, NULL, &again),
+                  -EOPNOTSUPP);
 }
 
 TEST(cycle_balances_once_per_interval) {

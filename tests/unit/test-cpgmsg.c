@@ -275,7 +275,7 @@ TEST(payload_refusals) {
         free(m);
         m = refused(LF_MSG_RESULT, "{\"node\":\"kvm1\",\"seq\":0,\"id\":1,\"ok\":true,\"x\":1}");
         ASSERT_CONTAINS(m, "from kvm1: x: unknown key; known keys: node, seq, time, id, ok, "
-                           "error\n");
+                           "error, answer\n");
         ASSERT_CONTAINS(m, "from kvm1: seq: 0 is out of range; expected 1 to");
         ASSERT_CONTAINS(m, "from kvm1: missing required key \"time\"\n");
         free(m);
@@ -316,7 +316,7 @@ TEST(report_refusals) {
         ASSERT_CONTAINS(m, "cpu_util: 101 is out of range; expected 0 to 100\n");
         ASSERT_CONTAINS(m, "vms[0].state: a host reports no pending VMs\n");
         ASSERT_CONTAINS(m, "vms[1].state: unknown value; expected one of pending, running, "
-                           "paused, stopped, migrating, crashed\n");
+                           "paused, stopped, migrating, crashed, starting\n");
         ASSERT_CONTAINS(m, "vms[1].mem_mb: -5 is out of range");
         ASSERT_CONTAINS(m, "vms[1].pinned: unknown key");
         ASSERT_CONTAINS(m, "vms[3]: expected an object, got an integer\n");
@@ -424,7 +424,14 @@ TEST(command_refusals) {
                  "to: power_on takes no destination"},
                 {"\"action\":\"reboot\",\"host\":\"kvm2\"",
                  "action: unknown value; expected one of start, stop, migrate, power_on, "
-                 "power_off"},
+                 "power_off, kill, delete, disk_create, disk_reset, disk_delete, "
+                 "maintenance_on, maintenance_off"},
+                {"\"action\":\"start\",\"vm\":\"pc01\"", "template: start needs the template"},
+                {"\"action\":\"kill\",\"vm\":\"pc01\",\"template\":\"win\"",
+                 "template: kill takes no template"},
+                {"\"action\":\"disk_reset\",\"template\":\"win\"", "vm: disk_reset needs the VM"},
+                {"\"action\":\"maintenance_on\",\"host\":\"kvm1\"",
+                 "host: maintenance_on takes no host"},
         };
         _cleanup_msg_ lf_msg *ok = decoded(LF_MSG_COMMAND,
                                            "{\"node\":\"login\",\"seq\":3,\"time\":1,\"id\":9,"
@@ -442,6 +449,55 @@ TEST(command_refusals) {
                 m = refused(LF_MSG_COMMAND, json);
                 ASSERT_CONTAINS(m, cases[i][1]);
         }
+}
+
+TEST(request_and_answer) {
+        _cleanup_msg_ lf_msg *q = sample(LF_MSG_REQUEST), *a = sample(LF_MSG_RESULT), *back = NULL,
+                             *start = NULL;
+        _cleanup_free_ char *m = NULL;
+
+        q->request.id = (UINT64_C(3) << 40) | 1;
+        strcpy(q->request.target, "login");
+        q->request.request = strdup("{\"command\":\"vm_stop\",\"vm\":\"pc01\"}");
+        back = round_trip(q);
+        ASSERT_EQ(back->request.id, q->request.id);
+        ASSERT_STREQ(back->request.target, "login");
+        ASSERT_STREQ(back->request.request, "{\"command\":\"vm_stop\",\"vm\":\"pc01\"}");
+        lf_msg_free(back);
+
+        a->result.id = 5;
+        a->result.ok = true;
+        a->result.answer = strdup("{\"vms\":[\"pc01\",\"pc02\"]}");
+        back = round_trip(a);
+        ASSERT_STREQ(back->result.answer, "{\"vms\":[\"pc01\",\"pc02\"]}");
+
+        m = refused(LF_MSG_REQUEST, "{\"node\":\"kvm1\",\"seq\":1,\"time\":1,\"id\":2,"
+                                    "\"target\":\"login\",\"request\":{\"vm\":\"pc01\"}}");
+        ASSERT_CONTAINS(m, "request.command: missing; a request names its command");
+        free(m);
+        m = refused(LF_MSG_REQUEST, "{\"node\":\"kvm1\",\"seq\":1,\"time\":1,\"id\":2,"
+                                    "\"target\":\"login\",\"request\":\"vm_stop pc01\"}");
+        ASSERT_CONTAINS(m, "request: expected an object");
+        free(m);
+        m = refused(LF_MSG_RESULT, "{\"node\":\"kvm1\",\"seq\":1,\"time\":1,\"id\":2,"
+                                   "\"ok\":true,\"answer\":[1]}");
+        ASSERT_CONTAINS(m, "answer: expected an object");
+
+        /* A state's VM may be starting on its host and name its template; a report's not. */
+        start = decoded(LF_MSG_STATE,
+                        "{\"node\":\"login\",\"seq\":1,\"time\":1,\"mode\":\"memory\","
+                        "\"next_action\":\"none\",\"hosts\":[{\"name\":\"kvm1\",\"state\":\"up\"}],"
+                        "\"last_run\":{},\"vms\":[{\"name\":\"pc01\",\"host\":\"kvm1\","
+                        "\"state\":\"starting\",\"vcpus\":1,\"mem_mb\":512,\"pinned\":false,"
+                        "\"last_migrated\":null,\"template\":\"win-lab\"}]}");
+        ASSERT_EQ(start->state.vms[0].state, LF_VM_STARTING);
+        ASSERT_STREQ(start->state.vms[0].template, "win-lab");
+        free(m);
+        m = refused(LF_MSG_REPORT, "{\"node\":\"kvm1\",\"seq\":1,\"time\":1,"
+                                   "\"maintenance\":false,\"cpus\":1,\"mem_mb\":100,"
+                                   "\"mem_available_mb\":10,\"vms\":[{\"name\":\"pc01\","
+                                   "\"state\":\"starting\",\"vcpus\":1,\"mem_mb\":1}]}");
+        ASSERT_CONTAINS(m, "vms[0].state: a host reports no starting VMs");
 }
 
 TEST(encode_refuses_what_peers_would_refuse) {
