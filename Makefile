@@ -107,6 +107,8 @@ VIRT_LIBS := $(shell pkg-config --libs libvirt 2>/dev/null)
 $(O)/bin/labforged: LDLIBS += $(VIRT_LIBS)
 # (A pattern needs a non-empty stem, so name the test binaries explicitly.)
 $(filter $(O)/tests/test-virt%,$(TESTS)): LDLIBS += $(VIRT_LIBS)
+# The power subsystem plugs into the daemon, which links the leader and the VM driver.
+$(O)/tests/test-power $(O)/tests/test-storage: LDLIBS += $(VIRT_LIBS)
 
 # Each unit test links the harness and every subsystem archive, so it can test any of them.
 $(O)/tests/%: $(call obj,tests/unit/%.c tests/unit/test.c) $(APPLIANCE_A) $(INSTALLER_A) \

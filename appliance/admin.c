@@ -419,3 +419,12 @@ int lf_admin_call(const char *state_dir, json_object *req, lf_diag *diag, json_o
         }
         return lf_json_parse(&ctx, buf, len, ret);
 }
+
+json_object *lf_admin_request(const char *command) {
+        json_object *o = json_object_new_object();
+        if (o && lf_json_add(o, "command", json_object_new_string(command)) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}

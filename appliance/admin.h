@@ -31,6 +31,9 @@ const char *lf_state_dir_default(void);
 /* Answers one request (what the socket server does with each connection's JSON). */
 int lf_admin_dispatch(lf_appliance *app, json_object *req, json_object **ret);
 
+/* {"command": command}, the start of every request; NULL on OOM. */
+json_object *lf_admin_request(const char *command);
+
 /* Sends req to the appliance running with state_dir and returns its answer. When none runs
  * (no socket, or nobody listening) diag says so and -ENOTCONN is returned. */
 int lf_admin_call(const char *state_dir, json_object *req, lf_diag *diag, json_object **ret);

@@ -23,6 +23,9 @@ static const struct {
         {"forget", verb_forget, "forget a PC that is not in the manifest"},
         {"image", verb_image, "pack a role's root file system into an installable image"},
         {"status", verb_status, "ask labforged how the cluster stands: quorum, leader, hosts, VMs"},
+        {"vm", verb_vm, "start VMs of a template, or stop, reset or delete one (cluster leader)"},
+        {"host", verb_host, "put a VM host into maintenance or take it out (cluster leader)"},
+        {"balance", verb_balance, "run the VM scheduler now, or only show its plan (--dry-run)"},
 };
 
 static void usage(FILE *f) {

@@ -128,15 +128,6 @@ static int call(const char *state_dir, json_object *req, json_object **ret) {
         return status && json_object_get_int(status) == 2 ? 2 : 1;
 }
 
-static json_object *request(const char *command) {
-        json_object *o = json_object_new_object();
-        if (o && lf_json_add(o, "command", json_object_new_string(command)) < 0) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
-}
-
 static json_object *with(json_object *o, const char *key, const char *value) {
         if (o && lf_json_add(o, key, json_object_new_string(value)) < 0) {
                 json_object_put(o);
@@ -202,7 +193,7 @@ int verb_nodes(int argc, char **argv) {
         r = parse(&info_nodes, argc, argv, &state_dir, &format);
         if (r >= 0)
                 return r;
-        r = call(state_dir, request("nodes"), &ans);
+        r = call(state_dir, lf_admin_request("nodes"), &ans);
         if (r >= 0)
                 return r;
         if (streq(format, "json")) {
@@ -223,7 +214,8 @@ int verb_assign(int argc, char **argv) {
         if (r >= 0)
                 return r;
         r = call(state_dir,
-                 with(with(with(request("assign"), "mac", argv[optind]), "role", argv[optind + 1]),
+                 with(with(with(lf_admin_request("assign"), "mac", argv[optind]), "role",
+                           argv[optind + 1]),
                       "name", argv[optind + 2]),
                  &ans);
         if (r >= 0)
@@ -244,7 +236,7 @@ int verb_rebuild(int argc, char **argv) {
         r = parse(&info_rebuild, argc, argv, &state_dir, NULL);
         if (r >= 0)
                 return r;
-        r = call(state_dir, with(request("rebuild"), "name", argv[optind]), &ans);
+        r = call(state_dir, with(lf_admin_request("rebuild"), "name", argv[optind]), &ans);
         if (r >= 0)
                 return r;
         n = json_object_object_get(ans, "node");
@@ -263,7 +255,7 @@ int verb_logs(int argc, char **argv) {
         r = parse(&info_logs, argc, argv, &state_dir, NULL);
         if (r >= 0)
                 return r;
-        r = call(state_dir, with(request("logs"), "name", argv[optind]), &ans);
+        r = call(state_dir, with(lf_admin_request("logs"), "name", argv[optind]), &ans);
         if (r >= 0)
                 return r;
         n = json_object_object_get(ans, "node");
@@ -295,7 +287,7 @@ int verb_forget(int argc, char **argv) {
         r = parse(&info_forget, argc, argv, &state_dir, NULL);
         if (r >= 0)
                 return r;
-        r = call(state_dir, with(request("forget"), "mac", argv[optind]), &ans);
+        r = call(state_dir, with(lf_admin_request("forget"), "mac", argv[optind]), &ans);
         if (r >= 0)
                 return r;
         printf("%s forgotten: its next PXE boot is a discovery\n", argv[optind]);

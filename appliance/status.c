@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "cluster.h"
 #include "json.h"
 #include "log.h"
 #include "verbs.h"
@@ -65,8 +66,7 @@ int verb_status(int argc, char **argv) {
         };
         const char *state_dir = lf_state_dir_default(), *format = "text";
         _cleanup_json_ json_object *req = json_object_new_object(), *ans = NULL;
-        json_object *ok = NULL, *s = NULL;
-        lf_diag diag = {};
+        json_object *s = NULL;
         int c, r;
 
         optind = 0;
@@ -96,25 +96,8 @@ int verb_status(int argc, char **argv) {
 
         if (!req || lf_json_add(req, "command", json_object_new_string("status")) < 0)
                 return log_oom(), 1;
-        r = lf_admin_call(state_dir, req, &diag, &ans);
-        if (r == -ENOTCONN) {
-                /* admin.h's message names the appliance; here it is labforged that is missing. */
-                lf_diag_clear(&diag);
-                log_error("no labforged answers on %s/" LF_ADMIN_SOCKET "; start it (labforged "
-                          "--state-dir %s), or name its state directory with --state-dir.",
-                          state_dir, state_dir);
-                return 1;
-        }
-        if (r < 0) {
-                lf_diag_print(&diag);
-                lf_diag_clear(&diag);
-                return 1;
-        }
-        if (!json_object_object_get_ex(ans, "ok", &ok) || !json_object_get_boolean(ok)) {
-                json_object *st = json_object_object_get(ans, "status");
-                log_error("%s", str(ans, "error", "the daemon refused"));
-                return st && json_object_get_int(st) == 2 ? 2 : 1;
-        }
+        if ((r = lf_labforged_call(state_dir, req, &ans)) != 0)
+                return r;
         if (!json_object_object_get_ex(ans, "status", &s) ||
             !json_object_is_type(s, json_type_object) ||
             !json_object_is_type(json_object_object_get(s, "hosts"), json_type_array) ||

@@ -16,3 +16,7 @@ int verb_rebuild(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_forget(int argc, char **argv);
 int verb_status(int argc, char **argv);
+/* Requests to the cluster's leader through a labforged (cluster.c). */
+int verb_vm(int argc, char **argv);
+int verb_host(int argc, char **argv);
+int verb_balance(int argc, char **argv);

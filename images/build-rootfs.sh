@@ -212,7 +212,11 @@ rm -f "$root"/etc/ssh/ssh_host_*
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 sed -i 's/^root:[^:]*:/root:!*:/' "$root/etc/shadow"
-systemctl --root="$root" --quiet enable serial-getty@ttyS0.service labforge-ssh-hostkeys.service
+systemctl --root="$root" --quiet enable serial-getty@ttyS0.service labforge-ssh-hostkeys.service \
+	labforged.service
+# labforged starts corosync with the configuration it writes; Debian's unit would start it first
+# with the sample one (another cluster).
+systemctl --root="$root" --quiet disable corosync.service 2>/dev/null || true
 mkdir -p "$root/etc/labforge"
 echo "${digest:0:12}" >"$root/etc/labforge/image-id"
 

@@ -196,6 +196,7 @@ void lf_cluster_free(lf_cluster *c) {
 /* --- reports, membership and the leader's view --- */
 
 static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud);
+static int host_state_of(lf_cluster *c, const char *name, lf_host_state *ret);
 
 static int64_t bucket_of(const lf_cluster *c, int64_t t) {
         return t - t % c->sample_s;
@@ -433,6 +434,25 @@ int lf_cluster_expire_starting(lf_cluster *c, int64_t now, int64_t timeout_s) {
                    "UPDATE vms SET host = NULL, state = 'pending', since = NULL WHERE state = "
                    "'starting' AND since <= ?",
                    "i", now - timeout_s);
+}
+
+int lf_cluster_host_set_state(lf_cluster *c, const char *host, lf_host_state state) {
+        return RUN(c,
+                   "INSERT INTO hosts(name, state) VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET "
+                   "state = ?2",
+                   "ss", host, lf_host_state_to_string(state));
+}
+
+int lf_cluster_host_state(lf_cluster *c, const char *host, lf_host_state *ret) {
+        return host_state_of(c, host, ret);
+}
+
+int lf_cluster_release_vms(lf_cluster *c, const char *host) {
+        int r = RUN(c,
+                    "UPDATE vms SET host = NULL, state = 'pending', since = NULL WHERE host = ? "
+                    "AND state != 'stopped'",
+                    "s", host);
+        return r < 0 ? r : sqlite3_changes(c->db);
 }
 
 int lf_cluster_vm_remove(lf_cluster *c, const char *vm) {

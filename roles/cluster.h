@@ -71,6 +71,13 @@ int lf_cluster_vm_unstart(lf_cluster *c, const char *vm);
 int lf_cluster_expire_starting(lf_cluster *c, int64_t now, int64_t timeout_s);
 /* One VM as the cluster knows it; -ENOENT when unknown. */
 int lf_cluster_vm_get(lf_cluster *c, const char *vm, lf_msg_vm *ret);
+/* A host's state as recorded (off when never seen), and setting it (the leader: a host it
+ * powered off left the cluster). */
+int lf_cluster_host_state(lf_cluster *c, const char *host, lf_host_state *ret);
+int lf_cluster_host_set_state(lf_cluster *c, const char *host, lf_host_state state);
+/* The VMs of a host known to be off wait to be placed elsewhere (stopped ones stay where
+ * they were defined); returns how many. */
+int lf_cluster_release_vms(lf_cluster *c, const char *host);
 /* Forgets a VM (deleted, or a pending one that is no longer wanted). */
 int lf_cluster_vm_remove(lf_cluster *c, const char *vm);
 

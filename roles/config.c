@@ -14,6 +14,7 @@ void lf_node_conf_free(lf_node_conf *c) {
         free(c->libvirt_uri);
         free(c->corosync_conf);
         free(c->authkey);
+        free(c->power_off_command);
         free(c);
 }
 
@@ -26,6 +27,7 @@ typedef enum key {
         KEY_COROSYNC_CONF,
         KEY_AUTHKEY,
         KEY_BIND_ADDRESS,
+        KEY_POWER_OFF_COMMAND,
         _KEY_MAX,
 } key;
 
@@ -38,6 +40,7 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_COROSYNC_CONF] = "corosync_conf",
         [KEY_AUTHKEY] = "authkey",
         [KEY_BIND_ADDRESS] = "bind_address",
+        [KEY_POWER_OFF_COMMAND] = "power_off_command",
 };
 
 static char **path_field(lf_node_conf *c, key k) {
@@ -48,6 +51,8 @@ static char **path_field(lf_node_conf *c, key k) {
                 return &c->corosync_conf;
         case KEY_AUTHKEY:
                 return &c->authkey;
+        case KEY_POWER_OFF_COMMAND:
+                return &c->power_off_command;
         default:
                 return NULL;
         }
@@ -150,7 +155,8 @@ static int parse_line(lf_node_conf *c, char *s, long ln, long *seen, lf_diag *d)
         }
         return lf_diag_add(d, c->file, ln,
                            "unknown key '%s'; node.conf knows node, role, nodeid, manifest, "
-                           "libvirt_uri, corosync_conf, authkey and bind_address",
+                           "libvirt_uri, corosync_conf, authkey, bind_address and "
+                           "power_off_command",
                            k);
 }
 
@@ -204,7 +210,8 @@ int lf_node_conf_parse(const char *name, const char *buf, size_t len, lf_diag *d
                 return -EINVAL;
         if (set_default(&c->libvirt_uri, LF_NODE_CONF_DEFAULT_LIBVIRT_URI) < 0 ||
             set_default(&c->corosync_conf, LF_NODE_CONF_DEFAULT_COROSYNC_CONF) < 0 ||
-            set_default(&c->authkey, LF_NODE_CONF_DEFAULT_AUTHKEY) < 0)
+            set_default(&c->authkey, LF_NODE_CONF_DEFAULT_AUTHKEY) < 0 ||
+            set_default(&c->power_off_command, LF_NODE_CONF_DEFAULT_POWER_OFF) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;

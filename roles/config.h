@@ -15,6 +15,7 @@
 #define LF_NODE_CONF_DEFAULT_LIBVIRT_URI "qemu:///system"
 #define LF_NODE_CONF_DEFAULT_COROSYNC_CONF "/etc/corosync/corosync.conf"
 #define LF_NODE_CONF_DEFAULT_AUTHKEY "/etc/corosync/authkey"
+#define LF_NODE_CONF_DEFAULT_POWER_OFF "/usr/bin/systemctl poweroff"
 
 typedef struct lf_node_conf {
         char *file; /* path it was read from, for messages */
@@ -25,6 +26,9 @@ typedef struct lf_node_conf {
         char *libvirt_uri;
         char *corosync_conf; /* where labforged writes corosync.conf */
         char *authkey;       /* corosync's key (crypto is always on) */
+        /* What powers this node off when the leader says so (an absolute program path and its
+         * arguments, split at blanks, no shell). */
+        char *power_off_command;
         bool has_bind_address;
         uint32_t bind_address; /* this node's corosync address, overriding the manifest's */
         /* Lines of the keys the manifest check refers to (0: not in the file). */
@@ -34,8 +38,8 @@ typedef struct lf_node_conf {
 /* Parses node.conf text. Blank lines and lines starting with '#' are skipped; every other line
  * is `key = value` with a known key given once. `node` and `manifest` are required; the rest
  * default (libvirt_uri qemu:///system, corosync_conf /etc/corosync/corosync.conf, authkey
- * /etc/corosync/authkey). Every problem is added to diag as "NAME:LINE: ..." and -EINVAL
- * returned; *ret is then untouched. */
+ * /etc/corosync/authkey, power_off_command /usr/bin/systemctl poweroff). Every problem is
+ * added to diag as "NAME:LINE: ..." and -EINVAL returned; *ret is then untouched. */
 int lf_node_conf_parse(const char *name, const char *buf, size_t len, lf_diag *diag,
                        lf_node_conf **ret);
 /* Reads and parses the file at path (at most LF_NODE_CONF_MAX_BYTES). */

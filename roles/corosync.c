@@ -125,6 +125,8 @@ struct lf_corosync {
         bool quorate;
         uint32_t *members;
         size_t n_members;
+        uint32_t *view; /* the quorum's view: nodes whose corosync is in this partition */
+        size_t n_view;
 
         lf_proc *proc; /* the corosync we started, while it runs */
         long long next_connect_ms, next_spawn_ms;
@@ -171,7 +173,7 @@ static void disconnect(lf_corosync *c, bool leave) {
         quorum_finalize(c->quorum);
         c->connected = c->quorate = false;
         c->cpg_fd = c->quorum_fd = -1;
-        c->n_members = 0;
+        c->n_members = c->n_view = 0;
 }
 
 void lf_corosync_free(lf_corosync *c) {
@@ -185,6 +187,7 @@ void lf_corosync_free(lf_corosync *c) {
                 lf_proc_free(c->proc);
         }
         free(c->members);
+        free(c->view);
         free(c->conf_path);
         free(c->cluster_name);
         free(c);
@@ -263,6 +266,13 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, ui
         log_debug("Quorum notification: ring %llu, %s, %u nodes.", (unsigned long long)ring_seq,
                   quorate ? "quorate" : "not quorate", n_view);
         c->quorate = quorate;
+        uint32_t *v = malloc((n_view ? n_view : 1) * sizeof(*v));
+        if (v) {
+                memcpy(v, view, n_view * sizeof(*v));
+                free(c->view);
+                c->view = v;
+                c->n_view = n_view;
+        }
         changed(c);
 }
 
@@ -430,6 +440,13 @@ bool lf_corosync_connected(const lf_corosync *c) {
 
 bool lf_corosync_quorate(const lf_corosync *c) {
         return c->connected && c->quorate;
+}
+
+bool lf_corosync_in_view(const lf_corosync *c, uint32_t nodeid) {
+        for (size_t i = 0; i < c->n_view; i++)
+                if (c->view[i] == nodeid)
+                        return true;
+        return false;
 }
 
 const uint32_t *lf_corosync_members(const lf_corosync *c, size_t *ret_n) {

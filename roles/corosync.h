@@ -71,6 +71,9 @@ bool lf_corosync_connected(const lf_corosync *c);
 bool lf_corosync_quorate(const lf_corosync *c);
 /* The node ids of the group's members (one per node, sorted), valid until the next tick. */
 const uint32_t *lf_corosync_members(const lf_corosync *c, size_t *ret_n);
+/* Whether node id's corosync is in this partition's quorum view (its labforged may still be
+ * out of the group): a node in the view is up, whatever its daemon does. */
+bool lf_corosync_in_view(const lf_corosync *c, uint32_t nodeid);
 /* Multicasts msg to the group (agreed order; the sender gets it too). -ENOTCONN when not
  * connected, -EAGAIN when corosync asks to try again later. */
 int lf_corosync_send(lf_corosync *c, const void *msg, size_t len);

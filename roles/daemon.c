@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "hoststat.h"
 #include "json.h"
+#include "leader.h"
 #include "log.h"
 
 #define TICK_MS 500
@@ -33,6 +34,17 @@
 #define ADMIN_MAX_REQUEST (64u * 1024)
 #define ADMIN_IO_TIMEOUT_S 2
 #define MAX_SUBSYSTEMS 8
+/* Requests this node forwards to the leader: at most this many waiting, each this long. */
+#define MAX_FORWARDED 16
+#define FORWARD_TIMEOUT_MS 10000
+#define MAINTENANCE_FILE "maintenance"
+
+/* An admin client whose request went to the leader; answered when its result comes. */
+typedef struct forwarded {
+        int fd;
+        uint64_t id;
+        long long deadline;
+} forwarded;
 
 struct lf_daemon {
         const lf_daemon_options *opts;
@@ -46,9 +58,10 @@ struct lf_daemon {
         char sock_path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
         void *sub_data[MAX_SUBSYSTEMS];
         size_t n_started;
-        lf_cluster_actions actions;
-        bool has_actions;
-        uint64_t seq;
+        lf_leader *leader;
+        forwarded fwd[MAX_FORWARDED];
+        size_t n_fwd;
+        uint64_t seq, request_counter;
         bool quit;
 
         /* Membership as last seen. leading: this node is the leader of a quorate partition;
@@ -57,6 +70,7 @@ struct lf_daemon {
         uint32_t leader_id; /* 0: none */
         size_t n_members;
         long long settled_at;
+        long long quorum_lost_at; /* monotonic ms; 0 while quorate */
 
         /* Timers (monotonic milliseconds) and pending work. */
         long long next_report, next_cycle, last_publish;
@@ -64,7 +78,7 @@ struct lf_daemon {
 
         lf_cpu_times cpu_prev;
         bool has_cpu_prev, hoststat_failed;
-        bool maintenance; /* set by `labforge host maintenance` (not yet wired) */
+        bool maintenance; /* `labforge host maintenance`, kept in <state-dir>/maintenance */
 };
 
 static long long now_ms(void) {
@@ -102,9 +116,16 @@ bool lf_daemon_is_leader(const lf_daemon *d) {
         return d->is_leader;
 }
 
-void lf_daemon_set_actions(lf_daemon *d, const lf_cluster_actions *a) {
-        d->actions = *a;
-        d->has_actions = true;
+int64_t lf_daemon_quorum_lost_s(const lf_daemon *d) {
+        return d->quorum_lost_at ? (now_ms() - d->quorum_lost_at) / 1000 : -1;
+}
+
+bool lf_daemon_node_in_view(const lf_daemon *d, const lf_node *n) {
+        return lf_corosync_in_view(d->cs, n->nodeid);
+}
+
+lf_cluster *lf_daemon_cluster(lf_daemon *d) {
+        return d->cluster;
 }
 
 int lf_daemon_send(lf_daemon *d, lf_msg *m) {
@@ -160,10 +181,16 @@ static void on_changed(void *userdata) {
         if (quorate && (leader != d->leader_id || !d->quorate))
                 log_info("Leader: %s%s.", leader ? node_name(d, leader) : "none",
                          leader == d->self->nodeid ? " (this node)" : "");
-        if (!leading && d->is_leader) {
+        if (!leading && d->is_leader)
                 log_info("This node is no longer the leader.");
+        if (!leading) {
                 d->is_leader = false;
+                lf_leader_reset(d->leader);
         }
+        if (quorate)
+                d->quorum_lost_at = 0;
+        else if (!d->quorum_lost_at)
+                d->quorum_lost_at = now_ms();
         if (in_group && !d->in_group)
                 d->next_report = now_ms(); /* report at once on joining */
         /* Any change restarts the settle time; an unchanged view (a repeated callback) not. */
@@ -208,6 +235,31 @@ static void send_result(lf_daemon *d, uint64_t id, const char *error) {
         lf_daemon_send(d, m);
 }
 
+static int maintenance_path(const lf_daemon *d, char **ret) {
+        return asprintf(ret, "%s/" MAINTENANCE_FILE, d->state_dir) < 0 ? -ENOMEM : 0;
+}
+
+/* This node's maintenance mode, kept across restarts; reported at once. */
+static int set_maintenance(lf_daemon *d, bool on) {
+        _cleanup_free_ char *path = NULL;
+        int r = maintenance_path(d, &path);
+
+        if (r < 0)
+                return r;
+        r = on                                    ? lf_write_file_atomic(path, "on\n", 3, 0600)
+            : unlink(path) < 0 && errno != ENOENT ? -errno
+                                                  : 0;
+        if (r < 0)
+                return log_error_errno(r, "Cannot record the maintenance mode in %s: %m", path);
+        if (on != d->maintenance)
+                log_info("Maintenance mode %s.", on ? "on: this host gets no VMs and its VMs "
+                                                      "move away"
+                                                    : "off");
+        d->maintenance = on;
+        d->next_report = now_ms();
+        return 0;
+}
+
 static void on_command(lf_daemon *d, const lf_msg *m, uint32_t sender) {
         const lf_msg_command *c = &m->command;
         const lf_role_subsystem *const *subs = d->opts->subsystems;
@@ -224,6 +276,11 @@ static void on_command(lf_daemon *d, const lf_msg *m, uint32_t sender) {
                                    d->quorate ? "refused: the sender is not the leader"
                                               : "refused: no quorum on the target node");
         }
+        if (c->action == LF_ACTION_MAINTENANCE_ON || c->action == LF_ACTION_MAINTENANCE_OFF)
+                return send_result(d, c->id,
+                                   set_maintenance(d, c->action == LF_ACTION_MAINTENANCE_ON) < 0
+                                           ? "cannot record the maintenance mode"
+                                           : NULL);
         for (size_t i = 0; i < d->n_started; i++) {
                 if (!subs[i]->command)
                         continue;
@@ -235,12 +292,123 @@ static void on_command(lf_daemon *d, const lf_msg *m, uint32_t sender) {
                          : diag.n ? diag.msgs[0]
                                   : "failed");
                 lf_diag_clear(&diag);
+                d->next_report = now_ms(); /* the leader learns the outcome at once */
                 return send_result(d, c->id, r >= 0 ? NULL : error);
         }
         snprintf(error, sizeof(error), "no part of labforged on %s carries out %s yet",
                  d->self->name, lf_msg_action_to_string(c->action));
         log_warning("Command %llu: %s.", (unsigned long long)c->id, error);
         send_result(d, c->id, error);
+}
+
+/* --- requests forwarded to the leader --- */
+
+static void write_answer(int fd, json_object *ans) {
+        _cleanup_free_ char *out = lf_json_to_string(ans);
+        if (!out || lf_write_fd_all(fd, out, strlen(out)) < 0)
+                log_warning("Admin socket: the client left before its answer.");
+}
+
+static void answer_forwarded(lf_daemon *d, const lf_msg *m) {
+        for (size_t i = 0; i < d->n_fwd; i++) {
+                _cleanup_json_ json_object *ans = NULL;
+                if (d->fwd[i].id != m->result.id)
+                        continue;
+                if (m->result.answer)
+                        ans = json_tokener_parse(m->result.answer);
+                if (!ans)
+                        ans = lf_leader_error(1, "the leader %s: %s", m->node,
+                                              m->result.ok ? "done" : m->result.error);
+                if (ans)
+                        write_answer(d->fwd[i].fd, ans);
+                close(d->fwd[i].fd);
+                d->fwd[i] = d->fwd[--d->n_fwd];
+                return;
+        }
+}
+
+static void expire_forwarded(lf_daemon *d) {
+        long long now = now_ms();
+        for (size_t i = 0; i < d->n_fwd;) {
+                if (now < d->fwd[i].deadline) {
+                        i++;
+                        continue;
+                }
+                _cleanup_json_ json_object *ans =
+                        lf_leader_error(1,
+                                        "the leader did not answer within %d s; 'labforge status' "
+                                        "shows whether it acted",
+                                        FORWARD_TIMEOUT_MS / 1000);
+                if (ans)
+                        write_answer(d->fwd[i].fd, ans);
+                close(d->fwd[i].fd);
+                d->fwd[i] = d->fwd[--d->n_fwd];
+        }
+}
+
+/* A request another node forwarded (to this node, as the leader). */
+static void on_request(lf_daemon *d, const lf_msg *m) {
+        _cleanup_msg_ lf_msg *res = NULL;
+        _cleanup_json_ json_object *req = NULL, *ans = NULL;
+        json_object *ok = NULL, *err = NULL;
+
+        if (!streq(m->request.target, d->self->name))
+                return;
+        /* A leader still settling takes requests: what they change is carried out once it
+         * acts. */
+        if (!d->leading)
+                ans = lf_leader_error(1, "%s is no longer the leader; ask again", d->self->name);
+        else if (!(req = json_tokener_parse(m->request.request)) ||
+                 lf_leader_request(d->leader, req, wall_now(), &ans) < 0)
+                ans = NULL;
+        if (!ans || !(res = lf_msg_new(LF_MSG_RESULT)) ||
+            !(res->result.answer = strdup(json_object_to_json_string_ext(
+                      ans, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))))
+                return (void)log_oom();
+        res->result.id = m->request.id;
+        json_object_object_get_ex(ans, "ok", &ok);
+        res->result.ok = json_object_get_boolean(ok);
+        if (!res->result.ok) {
+                json_object_object_get_ex(ans, "error", &err);
+                snprintf(res->result.error, sizeof(res->result.error), "%s",
+                         err ? json_object_get_string(err) : "failed");
+        }
+        lf_daemon_send(d, res);
+        d->publish_pending = true;
+}
+
+/* Sends the request to the leader and keeps the client until the answer comes: returns 1, and
+ * the fd is then the forward list's. Returns 0 with an answer of its own when it cannot. */
+static int forward(lf_daemon *d, json_object *req, int fd, json_object **ret) {
+        _cleanup_msg_ lf_msg *m = lf_msg_new(LF_MSG_REQUEST);
+        const char *text;
+        int r;
+
+        if (!d->quorate || !d->leader_id)
+                *ret = lf_leader_error(1,
+                                       "%s has no quorum, so it cannot reach a leader; ask a node "
+                                       "of the quorate part of the cluster",
+                                       d->self->name);
+        else if (d->n_fwd >= MAX_FORWARDED)
+                *ret = lf_leader_error(1, "too many requests wait for the leader; try again");
+        else {
+                text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (!m || !text || !(m->request.request = strdup(text)))
+                        return -ENOMEM;
+                m->request.id = (uint64_t)d->self->nodeid << 40 | ++d->request_counter;
+                snprintf(m->request.target, sizeof(m->request.target), "%s",
+                         node_name(d, d->leader_id));
+                r = lf_daemon_send(d, m);
+                if (r >= 0) {
+                        d->fwd[d->n_fwd++] =
+                                (forwarded){fd, m->request.id, now_ms() + FORWARD_TIMEOUT_MS};
+                        return 1;
+                }
+                *ret = lf_leader_error(1, "cannot send the request to the leader %s: %s",
+                                       m->request.target, strerror(-r));
+        }
+        return *ret ? 0 : -ENOMEM;
 }
 
 static void on_deliver(void *userdata, uint32_t nodeid, const void *buf, size_t len) {
@@ -294,9 +462,13 @@ static void on_deliver(void *userdata, uint32_t nodeid, const void *buf, size_t 
                 on_command(d, m, nodeid);
                 break;
         case LF_MSG_RESULT:
+                if (nodeid == d->leader_id)
+                        answer_forwarded(d, m);
                 if (d->is_leader)
-                        log_info("Command %llu on %s: %s%s", (unsigned long long)m->result.id,
-                                 m->node, m->result.ok ? "done" : "failed: ", m->result.error);
+                        lf_leader_result(d->leader, m, wall_now());
+                break;
+        case LF_MSG_REQUEST:
+                on_request(d, m);
                 break;
         default:
                 break;
@@ -363,9 +535,10 @@ static void run_timers(lf_daemon *d) {
         }
         if (d->membership_pending)
                 update_membership(d);
+        lf_leader_tick(d->leader, wall_now());
         if (now >= d->next_cycle || (now >= d->next_cycle - sample_ms(d) + PENDING_SPACING_MS &&
                                      lf_cluster_has_pending(d->cluster))) {
-                lf_cluster_cycle(d->cluster, wall_now(), d->has_actions ? &d->actions : NULL);
+                lf_cluster_cycle(d->cluster, wall_now(), lf_leader_actions(d->leader));
                 d->next_cycle = now + sample_ms(d);
                 d->publish_pending = true;
         }
@@ -376,18 +549,8 @@ static void run_timers(lf_daemon *d) {
 /* --- the admin socket --- */
 
 static int answer_error(int status, const char *error, json_object **ret) {
-        json_object *o = json_object_new_object();
-        int r = o ? 0 : -ENOMEM;
-
-        r = r < 0 ? r : lf_json_add(o, "ok", json_object_new_boolean(false));
-        r = r < 0 ? r : lf_json_add(o, "status", json_object_new_int(status));
-        r = r < 0 ? r : lf_json_add(o, "error", json_object_new_string(error));
-        if (r < 0) {
-                json_object_put(o);
-                return r;
-        }
-        *ret = o;
-        return 0;
+        *ret = lf_leader_error(status, "%s", error);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int answer_status(lf_daemon *d, json_object **ret) {
@@ -407,7 +570,8 @@ static int answer_status(lf_daemon *d, json_object **ret) {
         return 0;
 }
 
-static int answer(lf_daemon *d, const char *buf, size_t len, json_object **ret) {
+/* 0 with the answer in *ret, 1 when the request went to the leader (fd kept), or -ENOMEM. */
+static int answer(lf_daemon *d, const char *buf, size_t len, int fd, json_object **ret) {
         _cleanup_json_ json_object *req = NULL;
         lf_diag diag = {};
         lf_json_ctx ctx = {&diag, "request"};
@@ -429,14 +593,16 @@ static int answer(lf_daemon *d, const char *buf, size_t len, json_object **ret) 
         }
         if (streq(command, "status"))
                 return answer_status(d, ret);
-        snprintf(msg, sizeof(msg), "unknown command '%.64s'; labforged answers: status", command);
-        return answer_error(2, msg, ret);
+        if (d->leading)
+                return lf_leader_request(d->leader, req, wall_now(), ret);
+        return forward(d, req, fd, ret);
 }
 
-static void serve_client(lf_daemon *d, int fd) {
+/* Reads and answers one request; 1 when it went to the leader (the fd is kept open). */
+static int serve_client(lf_daemon *d, int fd) {
         struct timeval tv = {.tv_sec = ADMIN_IO_TIMEOUT_S};
         _cleanup_json_ json_object *ans = NULL;
-        _cleanup_free_ char *buf = NULL, *out = NULL;
+        _cleanup_free_ char *buf = NULL;
         struct ucred cred = {};
         socklen_t cl = sizeof(cred);
         size_t len = 0;
@@ -454,20 +620,21 @@ static void serve_client(lf_daemon *d, int fd) {
                                                 : "request not received in time",
                                  &ans);
         else
-                r = answer(d, buf, len, &ans);
+                r = answer(d, buf, len, fd, &ans);
         if (r < 0)
-                return (void)log_error_errno(r, "Admin socket: cannot answer: %m");
-        out = lf_json_to_string(ans);
-        if (!out || lf_write_fd_all(fd, out, strlen(out)) < 0)
-                log_warning("Admin socket: the client left before its answer.");
+                log_error_errno(r, "Admin socket: cannot answer: %m");
+        if (r == 0)
+                write_answer(fd, ans);
+        return r;
 }
 
 static void accept_clients(lf_daemon *d) {
         for (;;) {
-                _cleanup_close_ int fd = accept4(d->admin_fd, NULL, NULL, SOCK_CLOEXEC);
+                int fd = accept4(d->admin_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         return;
-                serve_client(d, fd);
+                if (serve_client(d, fd) != 1)
+                        close(fd);
         }
 }
 
@@ -562,6 +729,17 @@ static int write_corosync_conf(lf_daemon *d) {
         return 0;
 }
 
+static int load_maintenance(lf_daemon *d) {
+        _cleanup_free_ char *path = NULL;
+
+        if (maintenance_path(d, &path) < 0)
+                return log_oom();
+        d->maintenance = access(path, F_OK) == 0;
+        if (d->maintenance)
+                log_info("This host is in maintenance mode (%s).", path);
+        return 0;
+}
+
 static int setup(lf_daemon *d) {
         _cleanup_free_ char *lock = NULL, *db = NULL;
         lf_corosync_callbacks cb = {on_deliver, on_changed, d};
@@ -595,8 +773,10 @@ static int setup(lf_daemon *d) {
         signal(SIGPIPE, SIG_IGN);
 
         d->cs = lf_corosync_new(d->conf->corosync_conf, d->m->name, d->self->nodeid, &cb);
-        if (!d->cs)
+        if (!d->cs || !(d->leader = lf_leader_new(d)))
                 return log_oom();
+        if ((r = load_maintenance(d)) < 0)
+                return r;
         for (size_t i = 0; i < d->opts->n_subsystems; i++) {
                 const lf_role_subsystem *s = d->opts->subsystems[i];
                 if ((r = s->start(d, &d->sub_data[i])) < 0)
@@ -617,6 +797,9 @@ static void teardown(lf_daemon *d) {
                         subs[d->n_started]->stop(d->sub_data[d->n_started]);
         }
         lf_corosync_free(d->cs);
+        lf_leader_free(d->leader);
+        while (d->n_fwd > 0)
+                close(d->fwd[--d->n_fwd].fd);
         if (d->admin_fd >= 0) {
                 close(d->admin_fd);
                 unlink(d->sock_path);
@@ -674,6 +857,7 @@ static int main_loop(lf_daemon *d) {
                         if (subs[i]->tick)
                                 subs[i]->tick(d->sub_data[i]);
                 run_timers(d);
+                expire_forwarded(d);
         }
         return 0;
 }

@@ -58,7 +58,15 @@ const char *lf_daemon_state_dir(const lf_daemon *d);
 /* Whether this node is the leader of a quorate partition, the only node that acts for the
  * cluster. */
 bool lf_daemon_is_leader(const lf_daemon *d);
+/* Seconds this node has been without quorum, or -1 while it is quorate. A VM host destroys its
+ * VMs after LF_FENCE_S without quorum (self-fence, DESIGN §8.5); the leader starts the VMs of a
+ * host that left the quorum elsewhere only after LF_FENCE_WAIT_S. */
+#define LF_FENCE_S 30
+#define LF_FENCE_WAIT_S (2 * LF_FENCE_S)
+int64_t lf_daemon_quorum_lost_s(const lf_daemon *d);
+/* Whether a node's corosync is in this partition (its labforged may be gone). */
+bool lf_daemon_node_in_view(const lf_daemon *d, const lf_node *n);
+/* The cluster view this node keeps. */
+lf_cluster *lf_daemon_cluster(lf_daemon *d);
 /* Numbers, stamps (node, time) and multicasts a message of this node to the group. */
 int lf_daemon_send(lf_daemon *d, lf_msg *m);
-/* Installs what carries the leader's plans out (copied); without it they are only logged. */
-void lf_daemon_set_actions(lf_daemon *d, const lf_cluster_actions *a);

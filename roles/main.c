@@ -5,11 +5,15 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "power.h"
+#include "storage.h"
 #include "vms.h"
 
-/* The parts that act on the machine (libvirt driver, storage runtime, power) join this table
- * as they are written. */
-static const lf_role_subsystem *const subsystems[] = {&lf_vms_subsystem};
+/* The parts that act on the machine, in the order commands are offered to them: the VM driver
+ * (VM life cycle; local overlays when the lab has no storage node; it refuses a power-off while
+ * VMs run), the storage runtime (VM disks on the storage node), then power. */
+static const lf_role_subsystem *const subsystems[] = {&lf_vms_subsystem, &lf_storage_subsystem,
+                                                      &lf_power_subsystem};
 
 static void usage(FILE *f) {
         fprintf(f, "usage: labforged [--config DIR] [--state-dir DIR] [--verbose]\n\n"

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cmd.h"
+#include "fileio.h"
 #include "log.h"
 #include "net.h"
 #include "virt.h"
@@ -42,11 +46,20 @@ typedef struct vms {
         bool has_prev;
         bool reconciled;
         time_t next_reconcile;
+        lf_virt_accel accel;
+        bool fenced; /* destroyed its VMs after losing quorum (until quorum is back) */
         pthread_t worker;
         bool worker_running;
         atomic_bool worker_done;
         vms_job job;
 } vms;
+
+const lf_node *lf_vms_storage_node(const lf_manifest *m) {
+        for (size_t i = 0; i < m->n_nodes; i++)
+                if (m->nodes[i].roles & LF_ROLE_STORAGE)
+                        return &m->nodes[i];
+        return NULL;
+}
 
 int lf_vms_peer_uri(const char *local_uri, const lf_node *peer, char **ret) {
         char addr[16];
@@ -169,6 +182,7 @@ static int vms_start(lf_daemon *d, void **ret_data) {
                         vms_stop(v);
                         return r;
                 }
+                v->accel = lf_virt_host_accel(v->virt);
                 v->reconciled = false;
                 try_reconcile(v);
         }
@@ -268,26 +282,174 @@ static int command_migrate(vms *v, const lf_msg_command *c, lf_diag *diag) {
         return worker_spawn(v, diag);
 }
 
+/* Where this host's VM disks are: on the storage node's NFS store when the lab has one, else
+ * local overlays; libvirt's test driver runs no guest, so its VMs get none. */
+static lf_virt_disk_mode disk_mode(const vms *v) {
+        if (v->accel == LF_VIRT_TEST)
+                return LF_VIRT_DISK_NONE;
+        return lf_vms_storage_node(lf_daemon_manifest(v->d)) ? LF_VIRT_DISK_SHARED
+                                                             : LF_VIRT_DISK_OVERLAY;
+}
+
+static const lf_template *find_template(const vms *v, const char *vm, const char *name,
+                                        lf_diag *diag) {
+        const lf_template *t = lf_manifest_find_template(lf_daemon_manifest(v->d), name);
+        if (!t)
+                lf_diag_add(diag, NULL, 0, "%s: the manifest has no template '%s'", vm, name);
+        return t;
+}
+
+/* The local overlay of a VM over the golden copy of its template's image (fresh: a new one,
+ * the reset). */
+static int overlay_make(const char *vm, const lf_template *t, bool fresh, lf_diag *diag) {
+        _cleanup_free_ char *path = NULL, *golden = NULL;
+        _cleanup_cmd_ lf_cmd *cmd = NULL;
+        lf_cmd_result res = {0};
+        int r;
+
+        if ((r = lf_virt_disk_path(vm, t, LF_VIRT_DISK_OVERLAY, &path)) < 0 ||
+            asprintf(&golden, "%s/%s", LF_VIRT_GOLDEN_DIR, t->image) < 0)
+                return -ENOMEM;
+        if (fresh && unlink(path) < 0 && errno != ENOENT)
+                return lf_diag_add(diag, NULL, 0, "%s: cannot remove %s: %s", vm, path,
+                                   strerror(errno));
+        if (access(path, F_OK) == 0)
+                return 0;
+        if (access(golden, R_OK) < 0)
+                return lf_diag_add(diag, NULL, 0,
+                                   "%s: the golden copy %s of template %s is missing: %s; copy "
+                                   "the image there",
+                                   vm, golden, t->name, strerror(errno));
+        if ((r = lf_mkdir_p(LF_VIRT_LOCAL_DIR, 0755)) < 0)
+                return lf_diag_add(diag, NULL, 0, "%s: cannot create %s: %s", vm, LF_VIRT_LOCAL_DIR,
+                                   strerror(-r));
+        if (!(cmd = lf_cmd_new("qemu-img")) ||
+            lf_cmd_add_args(cmd, "create", "-q", "-f", "qcow2", "-F", NULL) < 0 ||
+            lf_cmd_add_args(cmd, strstr(t->image, ".qcow2") ? "qcow2" : "raw", "-b", golden, path,
+                            NULL) < 0)
+                return -ENOMEM;
+        lf_cmd_set_timeout(cmd, 60 * 1000);
+        r = lf_cmd_run_ok(cmd, &res);
+        if (r < 0)
+                lf_diag_add(diag, NULL, 0, "%s: qemu-img cannot create %s: %s", vm, path,
+                            res.err && *res.err ? res.err : strerror(-r));
+        lf_cmd_result_clear(&res);
+        return r;
+}
+
+/* disk_create, disk_reset, disk_delete on a VM host: only its local overlays (a lab with a
+ * storage node keeps VM disks there). */
+static int command_disk(vms *v, const lf_msg_command *c, lf_diag *diag) {
+        const lf_template *t = NULL;
+        _cleanup_free_ char *path = NULL;
+        lf_virt_disk_mode mode = disk_mode(v);
+
+        if (mode == LF_VIRT_DISK_SHARED)
+                return -EOPNOTSUPP;
+        if (mode == LF_VIRT_DISK_NONE)
+                return 0;
+        if (c->action == LF_ACTION_DISK_DELETE) {
+                if (lf_virt_disk_path(c->vm, NULL, LF_VIRT_DISK_OVERLAY, &path) < 0)
+                        return -ENOMEM;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return lf_diag_add(diag, NULL, 0, "%s: cannot remove %s: %s", c->vm, path,
+                                           strerror(errno));
+                return 0;
+        }
+        if (!(t = find_template(v, c->vm, c->template, diag)))
+                return -EINVAL;
+        return overlay_make(c->vm, t, c->action == LF_ACTION_DISK_RESET, diag);
+}
+
+/* Defines the VM from its template when this host does not have it, and starts it. */
+static int command_start(vms *v, const lf_msg_command *c, lf_diag *diag) {
+        const lf_node_conf *conf = lf_daemon_conf(v->d);
+        lf_virt_domain dom;
+        char listen[16];
+        int r = lf_virt_get(v->virt, c->vm, diag, &dom);
+
+        if (r == -ENOENT) {
+                lf_diag_clear(diag); /* not defined here yet: defined now */
+                const lf_template *t = find_template(v, c->vm, c->template, diag);
+                lf_virt_spec spec = {.vm = c->vm,
+                                     .tmpl = t,
+                                     .disk_mode = disk_mode(v),
+                                     .listen = listen,
+                                     .accel = v->accel};
+                if (!t)
+                        return -EINVAL;
+                if (lf_vms_host_address(lf_daemon_node(v->d), conf, listen) < 0)
+                        snprintf(listen, sizeof(listen), "127.0.0.1");
+                r = lf_virt_define(v->virt, &spec, diag);
+                if (r < 0)
+                        return r;
+                log_info("%s defined from template %s.", c->vm, t->name);
+        } else if (r < 0 || dom.active)
+                return r;
+        r = lf_virt_start(v->virt, c->vm, diag);
+        if (r >= 0)
+                log_info("%s started.", c->vm);
+        return r;
+}
+
+/* kill (destroy at once) and delete (destroy and undefine): quick, done here. */
+static int command_remove(vms *v, const lf_msg_command *c, lf_diag *diag) {
+        int r = lf_virt_destroy(v->virt, c->vm, diag);
+
+        if (r == -ENOENT && c->action == LF_ACTION_DELETE) {
+                lf_diag_clear(diag);
+                return 0; /* nothing left to delete */
+        }
+        if (r < 0 || c->action == LF_ACTION_KILL)
+                return r;
+        r = lf_virt_undefine(v->virt, c->vm, diag);
+        if (r >= 0)
+                log_info("%s deleted.", c->vm);
+        return r;
+}
+
+/* power_off is the power subsystem's; this one refuses it while VMs still run here. */
+static int check_empty(vms *v, lf_diag *diag) {
+        _cleanup_free_ lf_virt_domain *doms = NULL;
+        size_t n = 0, active = 0;
+        int r = lf_virt_list(v->virt, diag, &doms, &n);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                active += doms[i].managed && doms[i].active;
+        if (active)
+                return lf_diag_add(diag, NULL, 0,
+                                   "%s still runs %zu VM(s); the leader evacuates a host before "
+                                   "powering it off",
+                                   lf_daemon_node(v->d)->name, active);
+        return -EOPNOTSUPP;
+}
+
 static int vms_command(void *data, const lf_msg_command *c, lf_diag *diag) {
         vms *v = data;
         lf_virt_domain dom;
         int r;
 
-        if (!v->virt || (c->action != LF_ACTION_START && c->action != LF_ACTION_STOP &&
-                         c->action != LF_ACTION_MIGRATE))
+        if (!v->virt)
                 return -EOPNOTSUPP;
-        if (c->action == LF_ACTION_START) {
-                r = lf_virt_get(v->virt, c->vm, diag, &dom);
-                if (r == -ENOENT) {
-                        lf_diag_clear(diag);
-                        return lf_diag_add(diag, NULL, 0,
-                                           "%s: not defined on %s, and the start command names "
-                                           "no template to define it from",
-                                           c->vm, lf_daemon_node(v->d)->name);
-                }
-                if (r < 0 || dom.active)
-                        return r;
-                return lf_virt_start(v->virt, c->vm, diag);
+        switch (c->action) {
+        case LF_ACTION_START:
+                return command_start(v, c, diag);
+        case LF_ACTION_KILL:
+        case LF_ACTION_DELETE:
+                return command_remove(v, c, diag);
+        case LF_ACTION_DISK_CREATE:
+        case LF_ACTION_DISK_RESET:
+        case LF_ACTION_DISK_DELETE:
+                return command_disk(v, c, diag);
+        case LF_ACTION_POWER_OFF:
+                return check_empty(v, diag);
+        case LF_ACTION_STOP:
+        case LF_ACTION_MIGRATE:
+                break;
+        default:
+                return -EOPNOTSUPP;
         }
         worker_reap(v, false);
         if (v->worker_running)
@@ -323,8 +485,16 @@ static int vms_report(void *data, lf_msg *report) {
                 if (!s->managed)
                         continue;
                 lf_msg_vm m = {.state = s->state, .vcpus = s->vcpus, .cpu_cores = -1};
+                lf_virt_domain dom;
                 snprintf(m.name, sizeof(m.name), "%s", s->name);
                 m.mem_mb = s->has_mem ? (int64_t)(s->mem_kib / 1024) : 0;
+                /* Bulk statistics leave out what a driver does not track (the balloon of a
+                 * stopped domain, the test driver's vcpus): its definition says. */
+                if ((!m.vcpus || !m.mem_mb) && lf_virt_get(v->virt, s->name, &diag, &dom) >= 0) {
+                        m.vcpus = m.vcpus ? m.vcpus : (int64_t)dom.vcpus;
+                        m.mem_mb = m.mem_mb ? m.mem_mb : (int64_t)(dom.mem_kib / 1024);
+                }
+                lf_diag_clear(&diag);
                 if (v->has_prev)
                         m.cpu_cores = lf_virt_cores_used(&v->prev, &cur, s->name);
                 r = lf_msg_add_vm(report, &m);
@@ -335,9 +505,46 @@ static int vms_report(void *data, lf_msg *report) {
         return r;
 }
 
+/* DESIGN §8.5: a host that lost quorum may be declared failed by the others, who then start
+ * its VMs elsewhere once it has been out long enough (LF_FENCE_WAIT_S); before then, it
+ * destroys its VMs itself. */
+static void self_fence(vms *v) {
+        _cleanup_free_ lf_virt_domain *doms = NULL;
+        lf_diag diag = {0};
+        size_t n = 0;
+        int64_t lost = lf_daemon_quorum_lost_s(v->d);
+
+        if (lost < LF_FENCE_S) {
+                v->fenced = v->fenced && lost >= 0;
+                return;
+        }
+        if (v->fenced)
+                return;
+        if (lf_virt_list(v->virt, &diag, &doms, &n) < 0) {
+                log_diag(LF_LOG_ERR, &diag);
+                lf_diag_clear(&diag);
+                return; /* tried again at the next tick */
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!doms[i].managed || !doms[i].active)
+                        continue;
+                if (lf_virt_destroy(v->virt, doms[i].name, &diag) < 0) {
+                        log_diag(LF_LOG_ERR, &diag);
+                        lf_diag_clear(&diag);
+                        return;
+                }
+                log_warning("Self-fence: no quorum for %lld s, so %s was destroyed here; the "
+                            "quorate part of the cluster starts it elsewhere.",
+                            (long long)lost, doms[i].name);
+        }
+        v->fenced = true;
+}
+
 static void vms_tick(void *data) {
         vms *v = data;
         worker_reap(v, false);
+        if (v->virt)
+                self_fence(v);
         if (v->virt && !v->reconciled && time(NULL) >= v->next_reconcile)
                 try_reconcile(v);
 }

@@ -9,6 +9,9 @@
 
 extern const lf_role_subsystem lf_vms_subsystem;
 
+/* The lab's storage node (the first with the role), or NULL when VM disks are local overlays. */
+const lf_node *lf_vms_storage_node(const lf_manifest *m);
+
 /* Seconds a stop gives the guest to shut down before it is destroyed. */
 #define LF_VMS_STOP_TIMEOUT_S 120
 /* Seconds a migration may take before it is aborted. */
