@@ -22,7 +22,12 @@ static void usage(FILE *f) {
                    "does not run, and takes part in the cluster: reports this node, follows\n"
                    "the leader, or schedules as the leader. Its admin socket is\n"
                    "STATE-DIR/labforge.sock (default /var/lib/labforge, or\n"
-                   "$LABFORGE_STATE_DIR), which 'labforge status' asks.\n");
+                   "$LABFORGE_STATE_DIR), which 'labforge status' asks.\n\n"
+                   "       labforged [--config DIR] --disk disk_create|disk_reset|disk_delete VM "
+                   "[TEMPLATE]\n\n"
+                   "On the storage node, makes, resets or deletes a VM's disk (its snapshot of\n"
+                   "the golden origin, mounted and exported) by hand, as the leader's command\n"
+                   "does.\n");
 }
 
 int main(int argc, char **argv) {
@@ -30,10 +35,12 @@ int main(int argc, char **argv) {
                 {"config", required_argument, NULL, 'c'},
                 {"state-dir", required_argument, NULL, 's'},
                 {"verbose", no_argument, NULL, 'v'},
+                {"disk", required_argument, NULL, 'd'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         lf_daemon_options o = {.subsystems = subsystems, .n_subsystems = ELEMENTSOF(subsystems)};
+        const char *disk = NULL;
         int c;
 
         lf_log_set_program("labforged");
@@ -48,6 +55,9 @@ int main(int argc, char **argv) {
                 case 'v':
                         lf_log_set_level(LF_LOG_DEBUG);
                         break;
+                case 'd':
+                        disk = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -55,6 +65,17 @@ int main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
+        if (disk) {
+                if (optind >= argc || argc - optind > 2) {
+                        log_error("--disk %s takes the VM's name and, to create or reset, its "
+                                  "template; see 'labforged --help'.",
+                                  disk);
+                        return 2;
+                }
+                return lf_storage_cli(o.config_dir ? o.config_dir : LF_DAEMON_DEFAULT_CONFIG_DIR,
+                                      disk, argv[optind],
+                                      argc - optind == 2 ? argv[optind + 1] : NULL);
+        }
         if (optind < argc) {
                 log_error("unexpected argument '%s'; see 'labforged --help'.", argv[optind]);
                 return 2;

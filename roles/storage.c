@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "fileio.h"
 #include "log.h"
 #include "net.h"
@@ -182,6 +183,43 @@ int lf_storage_disk(const lf_manifest *m, const lf_storage_paths *paths, lf_msg_
         default:
                 return -EOPNOTSUPP;
         }
+}
+
+int lf_storage_cli(const char *config_dir, const char *action, const char *vm,
+                   const char *template) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_node_conf_ lf_node_conf *conf = NULL;
+        _cleanup_manifest_ lf_manifest *m = NULL;
+        const lf_template *t = NULL;
+        const lf_node *self = NULL;
+        lf_storage_paths paths = {};
+        lf_msg_action a;
+        lf_diag diag = {};
+        int r;
+
+        if (lf_msg_action_from_string(action, &a) < 0 ||
+            (a != LF_ACTION_DISK_CREATE && a != LF_ACTION_DISK_RESET &&
+             a != LF_ACTION_DISK_DELETE)) {
+                log_error("--disk takes disk_create, disk_reset or disk_delete, not '%s'.", action);
+                return 2;
+        }
+        if (asprintf(&path, "%s/node.conf", config_dir) < 0)
+                return log_oom(), 1;
+        r = lf_node_conf_load(path, &diag, &conf);
+        r = r < 0 ? r : lf_manifest_load(conf->manifest, &diag, &m);
+        r = r < 0 ? r : lf_node_conf_check(conf, m, &diag, &self);
+        if (r >= 0 && !(self->roles & LF_ROLE_STORAGE))
+                r = lf_diag_add(&diag, NULL, 0, "%s is no storage node; VM disks live elsewhere",
+                                self->name);
+        if (r >= 0 && template && !(t = lf_manifest_find_template(m, template)))
+                r = lf_diag_add(&diag, NULL, 0, "the manifest has no template '%s'", template);
+        if (r >= 0)
+                r = lf_storage_disk(m, &paths, a, vm, t, &diag);
+        lf_diag_print(&diag);
+        lf_diag_clear(&diag);
+        if (r == -ENOMEM)
+                return log_oom(), 1;
+        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
 }
 
 /* --- the subsystem --- */

@@ -31,3 +31,8 @@ typedef struct lf_storage_paths {
  * go to diag as "<vm>: what failed: the tool's message". */
 int lf_storage_disk(const lf_manifest *m, const lf_storage_paths *paths, lf_msg_action action,
                     const char *vm, const lf_template *t, lf_diag *diag);
+/* `labforged --disk ACTION VM [TEMPLATE]` on the storage node: the leader's disk command by
+ * hand (repairs, checks), with the node's node.conf and manifest from config_dir. Returns the
+ * exit status: 0, 2 for bad input, 1 when a tool failed. */
+int lf_storage_cli(const char *config_dir, const char *action, const char *vm,
+                   const char *template);

@@ -361,6 +361,30 @@ static int command_disk(vms *v, const lf_msg_command *c, lf_diag *diag) {
         return overlay_make(c->vm, t, c->action == LF_ACTION_DISK_RESET, diag);
 }
 
+/* The VM's disk on the storage node's NFS store: the store is mounted now if it was not (at
+ * boot the storage node may not have been up yet). */
+static int shared_disk_check(const char *vm, const lf_template *t, lf_diag *diag) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_cmd_ lf_cmd *c = NULL;
+        lf_cmd_result res = {0};
+
+        if (lf_virt_disk_path(vm, t, LF_VIRT_DISK_SHARED, &path) < 0)
+                return -ENOMEM;
+        if (access(path, F_OK) == 0)
+                return 0;
+        if ((c = lf_cmd_new("mount")) && lf_cmd_add_arg(c, LF_VIRT_STORE_DIR) >= 0) {
+                lf_cmd_set_timeout(c, 30 * 1000);
+                (void)lf_cmd_run(c, &res); /* already mounted, or no fstab entry: see below */
+                lf_cmd_result_clear(&res);
+        }
+        if (access(path, F_OK) == 0)
+                return 0;
+        return lf_diag_add(diag, NULL, 0,
+                           "%s: its disk %s is not there: %s; is the storage node's %s mounted "
+                           "here?",
+                           vm, path, strerror(errno), LF_VIRT_STORE_DIR);
+}
+
 /* Defines the VM from its template when this host does not have it, and starts it. */
 static int command_start(vms *v, const lf_msg_command *c, lf_diag *diag) {
         const lf_node_conf *conf = lf_daemon_conf(v->d);
@@ -386,6 +410,11 @@ static int command_start(vms *v, const lf_msg_command *c, lf_diag *diag) {
                 log_info("%s defined from template %s.", c->vm, t->name);
         } else if (r < 0 || dom.active)
                 return r;
+        if (disk_mode(v) == LF_VIRT_DISK_SHARED) {
+                const lf_template *t = find_template(v, c->vm, c->template, diag);
+                if (!t || (r = shared_disk_check(c->vm, t, diag)) < 0)
+                        return t ? r : -EINVAL;
+        }
         r = lf_virt_start(v->virt, c->vm, diag);
         if (r >= 0)
                 log_info("%s started.", c->vm);

@@ -31,6 +31,7 @@ cat >"$T_TMP/lab.xml" <<'XML'
   <node name="store1" role="storage" mac="52:54:00:4c:46:11"/>
   <node name="kvm1" role="kvm" mac="52:54:00:4c:46:21"/>
   <link a="store1:52:54:00:4c:46:12" b="kvm1:52:54:00:4c:46:22"/>
+  <template name="tiny" image="tiny.raw" memory="64" vcpus="1"/>
 </lab>
 XML
 lf_install_serve "$T_TMP/lab.xml" storage || { finish; exit 1; }
@@ -242,6 +243,58 @@ else
 	fail "initramfs: the disks' driver (virtio_scsi) found by the installer, raid0, a short list" \
 		"$mods"
 fi
+
+# --- The storage runtime on real LVM and NFS (issue 6, item 4): a VM's disk is a snapshot of the
+# golden origin with its copy-on-write space on the bulk array, mounted and exported; a reset
+# brings back the golden image whatever the VM wrote; delete removes it all. The same code the
+# leader's disk commands run, through labforged --disk. ---
+golden=$(gx 'head -c 64M /dev/urandom >/srv/labforge/base/tiny.raw && sync &&
+	sha256sum </srv/labforge/base/tiny.raw | cut -d" " -f1')
+vmsum() { gx 'sha256sum </srv/labforge/vms/pc01/tiny.raw | cut -d" " -f1'; }
+if out=$(gx 'labforged --disk disk_create pc01 tiny 2>&1'); then
+	pass "labforged --disk disk_create pc01"
+else
+	fail "labforged --disk disk_create pc01" "$out"
+fi
+snap=$(gx 'lvs --reportformat json -o lv_name,origin,devices labvg/vm-pc01' |
+	jq -r '.report[].lv[] | "\(.lv_name) \(.origin) \(.devices)"' 2>&1)
+[ "$snap" = "vm-pc01 vmbase $bulk_dev(0)" ] &&
+	pass "pc01's disk: a snapshot of vmbase, copy-on-write on the bulk array" ||
+	fail "pc01's disk: a snapshot of vmbase, copy-on-write on the bulk array" "got: $snap" \
+		"want: vm-pc01 vmbase $bulk_dev(0)"
+mounted=$(gx 'findmnt -rno SOURCE,FSTYPE /srv/labforge/vms/pc01')
+[ "$mounted" = "/dev/mapper/labvg-vm--pc01 ext4" ] && pass "mounted at /srv/labforge/vms/pc01" ||
+	fail "mounted at /srv/labforge/vms/pc01" "$mounted"
+exports=$(gx 'exportfs -v' | tr -d '\n\t ')
+grep -Eq '/srv/labforge/vms/pc01172\.16\.0\.0/24\([^)]*fsid=[0-9]+' <<<"$exports" &&
+	pass "exported to the storage links with an fsid of its own" ||
+	fail "exported to the storage links with an fsid of its own" "$exports"
+[ "$(vmsum)" = "$golden" ] && pass "the VM sees the golden image" ||
+	fail "the VM sees the golden image" "$(vmsum) != $golden"
+gx 'dd if=/dev/zero of=/srv/labforge/vms/pc01/tiny.raw bs=1M count=16 conv=notrunc status=none && sync'
+changed=$(vmsum)
+origin=$(gx 'sha256sum </srv/labforge/base/tiny.raw | cut -d" " -f1')
+[ "$changed" != "$golden" ] && [ "$origin" = "$golden" ] &&
+	pass "what the VM writes stays in its snapshot (the origin is unchanged)" ||
+	fail "what the VM writes stays in its snapshot" "vm: $changed" "origin: $origin" "golden: $golden"
+if out=$(gx 'a=$(date +%s%N); labforged --disk disk_reset pc01 tiny 2>&1 || exit 1
+	echo "$((($(date +%s%N) - a) / 1000000)) ms"'); then
+	pass "disk_reset pc01 ($out under TCG)"
+else
+	fail "disk_reset pc01" "$out"
+fi
+[ "$(vmsum)" = "$golden" ] && pass "after the reset the VM sees the golden image again" ||
+	fail "after the reset the VM sees the golden image again" "$(vmsum)"
+if out=$(gx 'labforged --disk disk_delete pc01 2>&1 && labforged --disk disk_delete pc01 2>&1'); then
+	pass "disk_delete pc01, twice"
+else
+	fail "disk_delete pc01, twice" "$out"
+fi
+left=$(gx 'lvs --noheadings -o lv_name labvg; ls /srv/labforge/vms; exportfs -v' | tr -s ' \n\t' ' ')
+grep -q 'pc01' <<<"$left" && fail "nothing of pc01 is left" "$left" || pass "nothing of pc01 is left"
+out=$(gx 'labforged --disk disk_create pc02 huge 2>&1; echo "exit $?"')
+grep -q "the manifest has no template 'huge'" <<<"$out" && grep -q 'exit 2' <<<"$out" &&
+	pass "an unknown template is refused (exit 2)" || fail "an unknown template is refused" "$out"
 
 failed=$(gx 'systemctl --failed --no-legend --plain')
 if [ -z "$failed" ]; then
