@@ -64,7 +64,19 @@ TEST(defaults_blanks_and_crlf) {
         ASSERT_STREQ(c->libvirt_uri, "qemu:///system");
         ASSERT_STREQ(c->corosync_conf, "/etc/corosync/corosync.conf");
         ASSERT_STREQ(c->authkey, "/etc/corosync/authkey");
+        ASSERT_STREQ(c->power_off_command, "/usr/bin/systemctl poweroff");
         ASSERT_TRUE(!c->has_bind_address);
+}
+
+TEST(power_off_command) {
+        _cleanup_node_conf_ lf_node_conf *c = parse_ok("node = kvm1\nmanifest = /etc/lab.xml\n"
+                                                       "power_off_command = /bin/kill -TERM 1\n");
+        _cleanup_free_ char *m = parse_bad("node = kvm1\nmanifest = /etc/lab.xml\n"
+                                           "power_off_command = poweroff\n");
+
+        ASSERT_STREQ(c->power_off_command, "/bin/kill -TERM 1");
+        ASSERT_CONTAINS(m, "node.conf:3: power_off_command: write an absolute path, not "
+                           "'poweroff'\n");
 }
 
 TEST(refuses_with_line_numbers) {
