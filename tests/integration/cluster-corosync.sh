@@ -1,81 +1,21 @@
 #!/usr/bin/env bash
-# labforged with real corosync (root): three nodes, each in its own network namespace (veth to a
-# bridge in a fourth, "switch" namespace), mount namespace (its own /etc/corosync, /run,
-# /var/lib/corosync, /var/log/corosync, /dev/shm) and PID namespace (killing its labforged
-# kills its corosync too). Each labforged writes corosync.conf and starts corosync itself.
-# Asserted through `labforge status --format json` and the daemons' logs: all quorate with the
-# login node as leader; bad CPG messages (cpg-send.c, compiled here, sends them from a node's
-# namespace) dropped with their reason and no change; the leader killed -> the lowest
-# remaining node id leads (2 of 3 are quorate) and marks the dead node failed; the node back
-# -> it leads again; one node cut off (its veth down) -> it says "quorate": false, has no
-# leader and acts no more, while the other two stay quorate and mark it failed. Every address lives in namespaces this test creates;
-# the trap tears everything down.
+# labforged with real corosync (root): three nodes of tests/lib-cluster.sh (each its own network,
+# mount and PID namespace; each labforged writes corosync.conf and starts corosync itself) with
+# libvirt's test driver on the two VM hosts. Asserted through `labforge status --format json`,
+# the CLI's answers and the daemons' logs: all quorate with the login node as leader; bad CPG
+# messages (cpg-send.c, compiled here, sends them from a node's namespace) dropped with their
+# reason and no change; `labforge vm start --count 10` through a node that is not the leader
+# places the VMs as the engine says (fewest VMs first) and starts them 2 s apart; reset, stop,
+# delete, maintenance and balance now, and bad requests refused with nothing changed; the
+# leader killed -> the lowest remaining node id leads (2 of 3 are quorate), marks the dead node
+# failed and knows every VM where it was; the node back -> it leads again; one VM host cut off
+# (its veth down) -> it says "quorate": false, has no leader and acts no more, destroys its VMs
+# after 30 s (self-fence), while the other two stay quorate, mark it failed and start its VMs
+# on the other host only after it has been out for 60 s. Every address lives in namespaces this
+# test creates; the trap tears everything down.
 . "$(dirname "$0")/../lib.sh"
-LABFORGED=$(realpath -m "$LF_BUILD/bin/labforged")
-WAIT=60 # seconds for the cluster to settle after each step
-
-if [ "$(id -u)" -ne 0 ] || ! command -v corosync >/dev/null || ! command -v ip >/dev/null ||
-	! command -v unshare >/dev/null; then
-	echo "SKIP: needs root, corosync, ip and unshare"
-	exit 77
-fi
-[ -x "$LABFORGED" ] || { fail "labforged built" "no $LABFORGED"; finish; exit 1; }
-
-id=$$
-sw=lfc${id}sw
-ns() { echo "lfc${id}n$1"; }
-
-# The host pid of node $1's labforged, the init of its PID namespace (killing it ends its
-# corosync too), found by its exact command line; empty when it does not run.
-find_init() {
-	local want p
-	want=$(printf '%s\n' "$LABFORGED" --config "$T_TMP/n$1/conf")
-	for p in /proc/[0-9]*; do
-		[ "$({ tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | head -n 3)" = "$want" ] &&
-			{ echo "${p#/proc/}"; return; }
-	done
-}
-
-# stop_node N SIGNAL: signals node N's labforged and waits (at most 20 s) until it is gone.
-stop_node() {
-	local p
-	p=$(find_init "$1")
-	[ -z "$p" ] && return 0
-	kill -"$2" "$p" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
-	kill -KILL "$p" 2>/dev/null
-	return 1
-}
-
-cleanup() {
-	local i
-	for i in 1 2 3; do stop_node $i TERM; done
-	for i in 1 2 3; do ip netns del "$(ns $i)" 2>/dev/null; done
-	ip netns del "$sw" 2>/dev/null
-	wait 2>/dev/null # the unshare processes, gone with their labforged
-	# LF_KEEP_LOGS=DIR keeps the nodes' logs, configuration and state for a look afterwards.
-	[ -n "${LF_KEEP_LOGS:-}" ] && cp -r "$T_TMP" "$LF_KEEP_LOGS"
-	rm -rf "$T_TMP"
-}
-trap cleanup EXIT
-
-# --- the network: a bridge in the switch namespace, one veth per node ---
-ip netns add "$sw" || { fail "create network namespaces"; finish; exit 1; }
-ip -n "$sw" link add br0 type bridge
-ip -n "$sw" link set br0 up
-for i in 1 2 3; do
-	n=$(ns $i)
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-	ip link add "lfc${id}v$i" type veth peer name "lfc${id}p$i"
-	ip link set "lfc${id}v$i" netns "$n"
-	ip link set "lfc${id}p$i" netns "$sw"
-	ip -n "$n" link set "lfc${id}v$i" name eth0
-	ip -n "$n" addr add "10.213.0.1$i/24" dev eth0
-	ip -n "$n" link set eth0 up
-	ip -n "$sw" link set "lfc${id}p$i" master br0
-	ip -n "$sw" link set "lfc${id}p$i" up
-done
+. "$(dirname "$0")/../lib-cluster.sh"
+lfc_network 3
 
 # --- the lab: node2 is the login node (the leader by preference, not by lowest id) ---
 cat >"$T_TMP/lab.xml" <<'EOF'
@@ -94,66 +34,7 @@ cat >"$T_TMP/lab.xml" <<'EOF'
   <template name="tiny" image="tiny.qcow2" memory="64" vcpus="1"/>
 </lab>
 EOF
-head -c 256 /dev/urandom >"$T_TMP/authkey"
-for i in 1 2 3; do
-	d=$T_TMP/n$i
-	mkdir -p "$d"/{etc,run,lib,log,state,conf}
-	install -m 0400 "$T_TMP/authkey" "$d/etc/authkey"
-	cat >"$d/conf/node.conf" <<EOF
-# written by tests/integration/cluster-corosync.sh
-node = node$i
-nodeid = $i
-manifest = $T_TMP/lab.xml
-libvirt_uri = test:///default
-corosync_conf = /etc/corosync/corosync.conf
-authkey = /etc/corosync/authkey
-bind_address = 10.213.0.1$i
-# Never the test machine: PID 1 of the node's PID namespace is its labforged.
-power_off_command = /bin/kill -TERM 1
-EOF
-done
-
-start() {
-	local i=$1 d=$T_TMP/n$1
-	ip netns exec "$(ns $i)" unshare -m -p -f --mount-proc sh -c '
-		set -e
-		mount --bind "$1/etc" /etc/corosync
-		mount --bind "$1/run" /run
-		mount --bind "$1/lib" /var/lib/corosync
-		mount --bind "$1/log" /var/log/corosync
-		mount -t tmpfs tmpfs /dev/shm
-		exec "$2" --config "$1/conf" --state-dir "$1/state"' sh "$d" "$LABFORGED" \
-		>>"$d/labforged.log" 2>&1 &
-	# Wait until sh has become labforged in the new namespaces.
-	for _ in $(seq 100); do
-		[ -n "$(find_init "$i")" ] && return 0
-		sleep 0.1
-	done
-	fail "node$i started" "$(tail -n 5 "$d/labforged.log")"
-}
-
-status() { "$LABFORGE" status --state-dir "$T_TMP/n$1/state" --format json 2>/dev/null; }
-
-# wait_for NAME JQ-FILTER NODE...: passes once the filter holds for the status of every node.
-wait_for() {
-	local name=$1 filter=$2 ok i
-	shift 2
-	for _ in $(seq $((WAIT * 2))); do
-		ok=1
-		for i in "$@"; do
-			status "$i" | jq -e "$filter" >/dev/null 2>&1 || { ok=0; break; }
-		done
-		[ "$ok" = 1 ] && { pass "$name"; return 0; }
-		sleep 0.5
-	done
-	local dump=()
-	for i in "$@"; do dump+=("node$i: $(status "$i" | jq -c . 2>&1)"); done
-	dump+=("$(tail -n 15 "$T_TMP/n$i/labforged.log")")
-	fail "$name" "${dump[@]}"
-	return 1
-}
-
-host_state() { echo "(.hosts[] | select(.name == \"$1\") | .state) == \"$2\""; }
+lfc_configure
 
 # --- the cluster forms ---
 for i in 1 2 3; do start $i; done
