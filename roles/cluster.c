@@ -169,7 +169,12 @@ int lf_cluster_open(const lf_manifest *m, const char *db_path, lf_cluster **ret)
                                     db_path, lab, m->name);
                 goto fail;
         }
-        if (version && !streq(version, SCHEMA_VERSION)) {
+        /* Version 1 had no templates and no starting VMs. */
+        if (version && streq(version, "1") &&
+            (r = exec(c, "ALTER TABLE vms ADD COLUMN template TEXT; "
+                         "ALTER TABLE vms ADD COLUMN since INTEGER;")) < 0)
+                goto fail;
+        if (version && !streq(version, "1") && !streq(version, SCHEMA_VERSION)) {
                 r = log_error_errno(-EINVAL, "%s has schema version %s, this labforged knows %s",
                                     db_path, version, SCHEMA_VERSION);
                 goto fail;
@@ -595,7 +600,10 @@ static int add_vm_to_snapshot(void *ud, const lf_msg_vm *m) {
                 .host = -1,
                 .vcpus = m->vcpus,
                 .mem_mb = m->mem_mb,
-                .pinned = m->pinned,
+                /* Only a running guest migrates live: a VM that is stopped, or started but
+                 * not yet reported, stays where it is defined. */
+                .pinned = m->pinned || m->state == LF_VM_STOPPED || m->state == LF_VM_STARTING ||
+                          m->state == LF_VM_CRASHED,
                 .last_migrated = m->last_migrated,
         };
         int r;

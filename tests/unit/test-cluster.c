@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <math.h>
 
+#include <sqlite3.h>
+
 #include "../../roles/cluster.h"
 #include "json.h"
 #include "test.h"
@@ -376,6 +378,37 @@ TEST(database_of_another_lab_refused) {
         ASSERT_EQ(lf_cluster_open(other, path, &c), -EINVAL);
         ASSERT_TRUE(c == NULL);
         ASSERT_EQ(lf_cluster_open(m, "/nonexistent/dir/cluster.db", &c), -EIO);
+}
+
+TEST(database_of_schema_1_is_upgraded) {
+        _cleanup_manifest_ lf_manifest *m = room();
+        char path[512];
+        sqlite3 *db = NULL;
+        lf_cluster *c = NULL;
+        lf_msg_vm v;
+
+        snprintf(path, sizeof(path), "%s/cluster.db", lf_test_tmpdir());
+        ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db,
+                               "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                               "INSERT INTO meta VALUES('lab', 'room-301'), ('schema', '1');"
+                               "CREATE TABLE vms(name TEXT PRIMARY KEY, host TEXT, state TEXT NOT "
+                               "NULL, vcpus INTEGER NOT NULL, mem_mb INTEGER NOT NULL, pinned "
+                               "INTEGER NOT NULL DEFAULT 0, last_migrated INTEGER);"
+                               "INSERT INTO vms VALUES('pc01', NULL, 'pending', 1, 512, 0, NULL);",
+                               NULL, NULL, NULL),
+                  SQLITE_OK);
+        sqlite3_close(db);
+        ASSERT_EQ(lf_cluster_open(m, path, &c), 0);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc01", &v), 0);
+        ASSERT_STREQ(v.template, "");
+        ASSERT_EQ(lf_cluster_add_pending(c, "pc02", "win-lab", 2048, 2), 0);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc02", &v), 0);
+        ASSERT_STREQ(v.template, "win-lab");
+        lf_cluster_free(c);
+        c = NULL;
+        ASSERT_EQ(lf_cluster_open(m, path, &c), 0); /* now schema 2 */
+        lf_cluster_free(c);
 }
 
 TEST(status_without_quorum_or_leader) {
