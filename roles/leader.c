@@ -534,7 +534,7 @@ static json_object *vm_start(request *q) {
 }
 
 /* The VM a request names, or an answer saying why not (*ret_answer). */
-static int known_vm(request *q, const char *key, lf_msg_vm *v, json_object **ret_answer) {
+static int known_vm(request *q, lf_msg_vm *v, json_object **ret_answer) {
         static const char *const keys[] = {"command", "vm", NULL};
         const char *name = NULL;
         int r = lf_json_check_keys(&q->ctx, q->o, "", keys);
@@ -569,7 +569,7 @@ static json_object *vm_change(request *q, const char *command) {
         lf_msg_vm v;
         chain *c;
 
-        if (known_vm(q, "vm", &v, &a) < 0)
+        if (known_vm(q, &v, &a) < 0)
                 return a;
         if (!*v.host) { /* pending */
                 if (!streq(command, "vm_delete"))
