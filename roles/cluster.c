@@ -201,6 +201,9 @@ void lf_cluster_free(lf_cluster *c) {
 /* --- reports, membership and the leader's view --- */
 
 static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud);
+static void vm_of_row(sqlite3_stmt *st, lf_msg_vm *ret);
+#define VM_COLUMNS                                                                                 \
+        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated, template FROM vms"
 static int host_state_of(lf_cluster *c, const char *name, lf_host_state *ret);
 
 static int64_t bucket_of(const lf_cluster *c, int64_t t) {
@@ -464,25 +467,18 @@ int lf_cluster_vm_remove(lf_cluster *c, const char *vm) {
         return RUN(c, "DELETE FROM vms WHERE name = ?", "s", vm);
 }
 
-static int find_vm(void *ud, const lf_msg_vm *v) {
-        lf_msg_vm *want = ud;
-        if (!streq(v->name, want->name))
-                return 0;
-        *want = *v;
-        return 1;
-}
-
 int lf_cluster_vm_get(lf_cluster *c, const char *vm, lf_msg_vm *ret) {
-        lf_msg_vm v = {};
-        int r;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(c, &st, VM_COLUMNS " WHERE name = ?", "s", vm);
 
-        snprintf(v.name, sizeof(v.name), "%s", vm);
-        r = each_vm(c, find_vm, &v);
         if (r < 0)
                 return r;
-        if (r == 0)
+        r = sqlite3_step(st);
+        if (r == SQLITE_DONE)
                 return -ENOENT;
-        *ret = v;
+        if (r != SQLITE_ROW)
+                return db_error(c, "cannot read VMs");
+        vm_of_row(st, ret);
         return 0;
 }
 
@@ -554,35 +550,38 @@ static int snapshot_hosts(lf_cluster *c, lf_snapshot *s, int64_t now) {
 }
 
 /* Calls fn for every VM, by name. */
+/* A row of VM_COLUMNS. */
+static void vm_of_row(sqlite3_stmt *st, lf_msg_vm *ret) {
+        const char *host = (const char *)sqlite3_column_text(st, 1);
+        const char *template = (const char *)sqlite3_column_text(st, 7);
+
+        *ret = (lf_msg_vm){
+                .vcpus = sqlite3_column_int64(st, 3),
+                .mem_mb = sqlite3_column_int64(st, 4),
+                .cpu_cores = -1,
+                .pinned = sqlite3_column_int(st, 5),
+                .last_migrated = sqlite3_column_type(st, 6) == SQLITE_NULL
+                                         ? LF_TIME_NONE
+                                         : sqlite3_column_int64(st, 6),
+        };
+        snprintf(ret->name, sizeof(ret->name), "%s", sqlite3_column_text(st, 0));
+        snprintf(ret->host, sizeof(ret->host), "%s", host ? host : "");
+        snprintf(ret->template, sizeof(ret->template), "%s", template ? template : "");
+        lf_vm_state_from_string((const char *)sqlite3_column_text(st, 2), &ret->state);
+}
+
 static int each_vm(lf_cluster *c, int (*fn)(void *ud, const lf_msg_vm *v), void *ud) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(c, &st,
-                        "SELECT name, host, state, vcpus, mem_mb, pinned, last_migrated, template "
-                        "FROM vms ORDER BY name",
-                        "");
+        int r = prepare(c, &st, VM_COLUMNS " ORDER BY name", "");
+
         if (r < 0)
                 return r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *host = (const char *)sqlite3_column_text(st, 1);
-                lf_msg_vm v = {
-                        .vcpus = sqlite3_column_int64(st, 3),
-                        .mem_mb = sqlite3_column_int64(st, 4),
-                        .cpu_cores = -1,
-                        .pinned = sqlite3_column_int(st, 5),
-                        .last_migrated = sqlite3_column_type(st, 6) == SQLITE_NULL
-                                                 ? LF_TIME_NONE
-                                                 : sqlite3_column_int64(st, 6),
-                };
-                snprintf(v.name, sizeof(v.name), "%s", sqlite3_column_text(st, 0));
-                snprintf(v.host, sizeof(v.host), "%s", host ? host : "");
-                snprintf(v.template, sizeof(v.template), "%s",
-                         sqlite3_column_type(st, 7) == SQLITE_NULL
-                                 ? ""
-                                 : (const char *)sqlite3_column_text(st, 7));
-                lf_vm_state_from_string((const char *)sqlite3_column_text(st, 2), &v.state);
+                lf_msg_vm v;
+                vm_of_row(st, &v);
                 int k = fn(ud, &v);
-                if (k != 0)
-                        return k; /* an error, or > 0: found what it looked for */
+                if (k < 0)
+                        return k;
         }
         return r == SQLITE_DONE ? 0 : db_error(c, "cannot read VMs");
 }

@@ -50,8 +50,9 @@ typedef struct power_wait {
 
 typedef struct gone_host {
         char host[LF_MSG_NAME_SIZE];
-        int64_t since; /* out of the quorum's view since; 0 while in it */
-        bool released;
+        int64_t since;     /* out of the quorum's view since; 0 while in it */
+        bool released;     /* its VMs were handed back for placement */
+        bool said_in_view; /* "its labforged is gone" was logged */
 } gone_host;
 
 struct lf_leader {
@@ -398,18 +399,17 @@ static void check_failed(lf_leader *l) {
                 if (!(g = gone_of(l, n->name)))
                         return (void)log_oom();
                 if (st == LF_HOST_FAILED && lf_daemon_node_in_view(l->d, n)) {
-                        if (g->since || !g->released)
+                        if (!g->said_in_view)
                                 log_warning("%s: its labforged is gone but the node is still "
                                             "in the cluster; its VMs stay there.",
                                             n->name);
+                        g->said_in_view = true;
                         g->since = 0;
-                        g->released = true; /* said once */
                         continue;
                 }
-                if (!g->since) {
+                g->said_in_view = false;
+                if (!g->since)
                         g->since = l->now;
-                        g->released = false;
-                }
                 if (g->released || (st == LF_HOST_FAILED && l->now - g->since < LF_FENCE_WAIT_S))
                         continue;
                 r = lf_cluster_release_vms(cl, n->name);
@@ -533,6 +533,16 @@ static json_object *vm_start(request *q) {
         return TAKE_PTR(a);
 }
 
+/* An answer refusing a request on key (a VM or host) while a chain of it is under way, or
+ * NULL. */
+static json_object *busy(lf_leader *l, const char *key) {
+        const chain *c = find_chain(l, key);
+        if (!c)
+                return NULL;
+        return lf_leader_error(1, "%s: the %s under way is not done; try again in a moment", key,
+                               chain_names[c->kind]);
+}
+
 /* The VM a request names, or an answer saying why not (*ret_answer). */
 static int known_vm(request *q, lf_msg_vm *v, json_object **ret_answer) {
         static const char *const keys[] = {"command", "vm", NULL};
@@ -551,14 +561,8 @@ static int known_vm(request *q, lf_msg_vm *v, json_object **ret_answer) {
                                               name);
                 return -ENOENT;
         }
-        if (find_chain(q->l, v->name)) {
-                *ret_answer =
-                        lf_leader_error(1,
-                                        "%s: the %s under way is not done; try again "
-                                        "in a moment",
-                                        v->name, chain_names[find_chain(q->l, v->name)->kind]);
+        if ((*ret_answer = busy(q->l, v->name)))
                 return -EBUSY;
-        }
         return 0;
 }
 
@@ -615,6 +619,7 @@ static json_object *host_maintenance(request *q) {
         const char *host = NULL;
         const lf_node *n;
         lf_host_state st = LF_HOST_OFF;
+        json_object *a;
         char message[256];
         bool on = false;
         chain *c;
@@ -637,11 +642,8 @@ static json_object *host_maintenance(request *q) {
                                        "%s is %s; only a host in the cluster changes its "
                                        "maintenance mode",
                                        host, lf_host_state_to_string(st));
-        if (find_chain(q->l, host))
-                return lf_leader_error(1,
-                                       "%s: the %s under way is not done; try again in a "
-                                       "moment",
-                                       host, chain_names[find_chain(q->l, host)->kind]);
+        if ((a = busy(q->l, host)))
+                return a;
         if (!(c = new_chain(q->l, CHAIN_MAINTENANCE, host, q->l->now)))
                 return NULL;
         add_step(c, on ? LF_ACTION_MAINTENANCE_ON : LF_ACTION_MAINTENANCE_OFF, host, NULL, NULL,

@@ -388,20 +388,22 @@ static int shared_disk_check(const char *vm, const lf_template *t, lf_diag *diag
 /* Defines the VM from its template when this host does not have it, and starts it. */
 static int command_start(vms *v, const lf_msg_command *c, lf_diag *diag) {
         const lf_node_conf *conf = lf_daemon_conf(v->d);
+        const lf_template *t = find_template(v, c->vm, c->template, diag);
+        lf_virt_disk_mode mode = disk_mode(v);
         lf_virt_domain dom;
         char listen[16];
-        int r = lf_virt_get(v->virt, c->vm, diag, &dom);
+        int r;
 
+        if (!t)
+                return -EINVAL;
+        r = lf_virt_get(v->virt, c->vm, diag, &dom);
         if (r == -ENOENT) {
-                lf_diag_clear(diag); /* not defined here yet: defined now */
-                const lf_template *t = find_template(v, c->vm, c->template, diag);
                 lf_virt_spec spec = {.vm = c->vm,
                                      .tmpl = t,
-                                     .disk_mode = disk_mode(v),
+                                     .disk_mode = mode,
                                      .listen = listen,
                                      .accel = v->accel};
-                if (!t)
-                        return -EINVAL;
+                lf_diag_clear(diag); /* not defined here yet: defined now */
                 if (lf_vms_host_address(lf_daemon_node(v->d), conf, listen) < 0)
                         snprintf(listen, sizeof(listen), "127.0.0.1");
                 r = lf_virt_define(v->virt, &spec, diag);
@@ -410,11 +412,8 @@ static int command_start(vms *v, const lf_msg_command *c, lf_diag *diag) {
                 log_info("%s defined from template %s.", c->vm, t->name);
         } else if (r < 0 || dom.active)
                 return r;
-        if (disk_mode(v) == LF_VIRT_DISK_SHARED) {
-                const lf_template *t = find_template(v, c->vm, c->template, diag);
-                if (!t || (r = shared_disk_check(c->vm, t, diag)) < 0)
-                        return t ? r : -EINVAL;
-        }
+        if (mode == LF_VIRT_DISK_SHARED && (r = shared_disk_check(c->vm, t, diag)) < 0)
+                return r;
         r = lf_virt_start(v->virt, c->vm, diag);
         if (r >= 0)
                 log_info("%s started.", c->vm);
