@@ -55,6 +55,7 @@ DEPS=(
 	mount
 	pkg-config
 	qemu-system-x86
+	qemu-utils
 	util-linux
 	zstd
 )

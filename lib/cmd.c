@@ -234,8 +234,16 @@ static long long now_ms(void) {
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* In the child after fork: write(2) only, no stdio (another thread may hold its locks). */
+static void child_say(const char *a, const char *b, const char *c) {
+        const char *parts[] = {a, b, c ? c : "unknown error", "\n"};
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                (void)!write(STDERR_FILENO, parts[i], strlen(parts[i]));
+}
+
 /* In the child: stdio, a clean signal state and no inherited descriptors, then exec. On failure
- * the exec error goes to report_fd (when >= 0, close-on-exec) before exiting 127. */
+ * the exec error goes to report_fd (when >= 0, close-on-exec), else to the command's stderr,
+ * before exiting 127. */
 static _Noreturn void child_exec(const lf_cmd *c, int in_fd, int out_fd, int err_fd,
                                  int report_fd) {
         sigset_t none;
@@ -264,6 +272,8 @@ fail:
         e = errno;
         if (report_fd >= 0)
                 (void)!write(report_fd, &e, sizeof(e));
+        else /* the caller sees why on the command's stderr, not only an exit status of 127 */
+                child_say(c->argv[0], ": cannot run: ", strerrordesc_np(e));
         _exit(127);
 }
 

@@ -224,11 +224,12 @@ static int record_vms(lf_cluster *c, const lf_msg *msg, bool placement, int64_t 
                                 v->name, bucket_of(c, now), v->cpu_cores);
                 if (r >= 0 && placement)
                         r = RUN(c,
-                                "INSERT INTO vms(name, host, state, vcpus, mem_mb) "
-                                "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO UPDATE SET "
-                                "host = ?2, state = ?3, vcpus = ?4, mem_mb = ?5",
-                                "sssii", v->name, msg->node, lf_vm_state_to_string(v->state),
-                                v->vcpus, v->mem_mb);
+                                "INSERT INTO vms(name, host, state, vcpus, mem_mb, template) "
+                                "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET "
+                                "host = ?2, state = ?3, vcpus = ?4, mem_mb = ?5, "
+                                "template = COALESCE(?6, template)",
+                                "sssiis", v->name, msg->node, lf_vm_state_to_string(v->state),
+                                v->vcpus, v->mem_mb, *v->template ? v->template : NULL);
                 if (r >= 0)
                         r = lf_json_append(names, json_object_new_string(v->name));
         }

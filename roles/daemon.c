@@ -235,6 +235,11 @@ static void send_result(lf_daemon *d, uint64_t id, const char *error) {
         lf_daemon_send(d, m);
 }
 
+void lf_daemon_command_done(lf_daemon *d, uint64_t id, const char *error) {
+        d->next_report = now_ms(); /* the leader learns the outcome at once */
+        send_result(d, id, error);
+}
+
 static int maintenance_path(const lf_daemon *d, char **ret) {
         return asprintf(ret, "%s/" MAINTENANCE_FILE, d->state_dir) < 0 ? -ENOMEM : 0;
 }
@@ -292,8 +297,9 @@ static void on_command(lf_daemon *d, const lf_msg *m, uint32_t sender) {
                          : diag.n ? diag.msgs[0]
                                   : "failed");
                 lf_diag_clear(&diag);
-                d->next_report = now_ms(); /* the leader learns the outcome at once */
-                return send_result(d, c->id, r >= 0 ? NULL : error);
+                if (r == LF_COMMAND_PENDING)
+                        return;
+                return lf_daemon_command_done(d, c->id, r >= 0 ? NULL : error);
         }
         snprintf(error, sizeof(error), "no part of labforged on %s carries out %s yet",
                  d->self->name, lf_msg_action_to_string(c->action));

@@ -22,6 +22,8 @@ typedef struct lf_daemon lf_daemon;
  * it is readable, calls tick about twice a second, asks each for its share of this node's
  * report, hands them the commands the leader addresses to this node, and stops them in reverse
  * order. Every callback but start may be NULL. */
+#define LF_COMMAND_PENDING 1
+
 typedef struct lf_role_subsystem {
         const char *name;
         /* Returns 0 with its private data, or a negative errno after logging why. */
@@ -32,9 +34,10 @@ typedef struct lf_role_subsystem {
         /* Adds what this subsystem knows to the node's report: the VM driver lists the
          * host's VMs (lf_msg_add_vm) with their CPU use. */
         int (*report)(void *data, lf_msg *report);
-        /* Carries out a command the leader addressed to this node: 0 when done or under way,
-         * -EOPNOTSUPP when the action is not this subsystem's, another negative errno with the
-         * reason in diag (sent back to the leader). */
+        /* Carries out a command the leader addressed to this node: 0 when done,
+         * LF_COMMAND_PENDING when under way (the subsystem reports the outcome later with
+         * lf_daemon_command_done), -EOPNOTSUPP when the action is not this subsystem's,
+         * another negative errno with the reason in diag (sent back to the leader). */
         int (*command)(void *data, const lf_msg_command *cmd, lf_diag *diag);
         void (*stop)(void *data);
 } lf_role_subsystem;
@@ -68,5 +71,7 @@ int64_t lf_daemon_quorum_lost_s(const lf_daemon *d);
 bool lf_daemon_node_in_view(const lf_daemon *d, const lf_node *n);
 /* The cluster view this node keeps. */
 lf_cluster *lf_daemon_cluster(lf_daemon *d);
+/* The outcome of a command that was LF_COMMAND_PENDING: error NULL when it succeeded. */
+void lf_daemon_command_done(lf_daemon *d, uint64_t id, const char *error);
 /* Numbers, stamps (node, time) and multicasts a message of this node to the group. */
 int lf_daemon_send(lf_daemon *d, lf_msg *m);

@@ -233,13 +233,22 @@ static int act_start(void *ud, const char *vm, const char *host, int64_t start_a
 static int act_migrate(void *ud, const char *vm, const char *from, const char *to,
                        lf_sched_reason reason) {
         lf_leader *l = ud;
+        bool local = !lf_vms_storage_node(lf_daemon_manifest(l->d));
+        lf_msg_vm v;
         chain *c;
 
         if (find_chain(l, vm))
                 return -EBUSY;
+        if (local && lf_cluster_vm_get(lf_daemon_cluster(l->d), vm, &v) < 0)
+                return -ENOENT;
         if (!(c = new_chain(l, CHAIN_MIGRATE, vm, l->now)))
                 return -ENOMEM;
         c->timeout_s = LF_VMS_MIGRATE_TIMEOUT_S + LF_LEADER_COMMAND_TIMEOUT_S;
+        /* Local overlays travel with the VM (DESIGN §7): the destination gets a fresh overlay
+         * over its own golden copy for libvirt to copy the source's into (the source drops its
+         * own once the migration is done). */
+        if (local)
+                add_step(c, LF_ACTION_DISK_RESET, to, vm, v.template, NULL, NULL);
         add_step(c, LF_ACTION_MIGRATE, from, vm, NULL, to, NULL);
         log_info("Migrate %s from %s to %s (%s).", vm, from, to, lf_sched_reason_to_string(reason));
         return 0;
@@ -436,8 +445,11 @@ void lf_leader_tick(lf_leader *l, int64_t now) {
                 chain *c = &l->chains[i];
                 if (!c->sent_at && now >= c->due)
                         chain_send(l, c);
-                if (c->sent_at && now - c->sent_at >= c->timeout_s) {
-                        chain_failed(l, c, "no answer in time");
+                if ((c->sent_at && now - c->sent_at >= c->timeout_s) ||
+                    (!c->sent_at && now - c->due >= c->timeout_s)) {
+                        chain_failed(l, c,
+                                     c->sent_at ? "no answer in time"
+                                                : "the command could not be sent (see the log)");
                         continue; /* the chain at i is another one now */
                 }
                 i++;
@@ -591,6 +603,7 @@ static json_object *vm_change(request *q, const char *command) {
         if (streq(command, "vm_stop")) {
                 if (!(c = new_chain(q->l, CHAIN_STOP, v.name, q->l->now)))
                         return NULL;
+                c->timeout_s = LF_VMS_STOP_TIMEOUT_S + LF_LEADER_COMMAND_TIMEOUT_S;
                 add_step(c, LF_ACTION_STOP, v.host, v.name, NULL, NULL, NULL);
         } else if (streq(command, "vm_reset")) {
                 if (!*v.template)

@@ -187,14 +187,13 @@ static int encode_vms(json_object *o, const lf_msg_vm *vms, size_t n, bool state
                                         json_object_new_string(lf_vm_state_to_string(v->state)));
                 r = r < 0 ? r : lf_json_add(j, "vcpus", json_object_new_int64(v->vcpus));
                 r = r < 0 ? r : lf_json_add(j, "mem_mb", json_object_new_int64(v->mem_mb));
+                if (*v->template)
+                        r = r < 0 ? r
+                                  : lf_json_add(j, "template", json_object_new_string(v->template));
                 if (state) {
                         r = r < 0 ? r
                                   : lf_json_add(j, "pinned", json_object_new_boolean(v->pinned));
                         r = r < 0 ? r : add_time_or_null(j, "last_migrated", v->last_migrated);
-                        if (*v->template)
-                                r = r < 0 ? r
-                                          : lf_json_add(j, "template",
-                                                        json_object_new_string(v->template));
                 } else if (v->cpu_cores >= 0)
                         r = r < 0 ? r
                                   : lf_json_add(j, "cpu_cores",
@@ -471,8 +470,8 @@ static int worst(int a, int b) {
 }
 
 static int decode_vm(const dec *d, json_object *j, const char *path, bool state, lf_msg_vm *v) {
-        static const char *const report_keys[] = {"name",   "state",     "vcpus",
-                                                  "mem_mb", "cpu_cores", NULL};
+        static const char *const report_keys[] = {"name",      "state",    "vcpus", "mem_mb",
+                                                  "cpu_cores", "template", NULL};
         static const char *const state_keys[] = {"name",          "host",     "state",
                                                  "vcpus",         "mem_mb",   "pinned",
                                                  "last_migrated", "template", NULL};
@@ -486,11 +485,11 @@ static int decode_vm(const dec *d, json_object *j, const char *path, bool state,
         r = worst(r, get_enum(d, j, path, "state", vm_state_names, _LF_VM_STATE_MAX, &st));
         r = worst(r, lf_json_get_int(&d->ctx, j, path, "vcpus", true, 1, MAX_CPUS, &v->vcpus));
         r = worst(r, lf_json_get_int(&d->ctx, j, path, "mem_mb", true, 1, MAX_MEM_MB, &v->mem_mb));
+        r = worst(r, get_name(d, j, path, "template", false, false, v->template));
         if (state) {
                 r = worst(r, get_name(d, j, path, "host", true, true, v->host));
                 r = worst(r, lf_json_get_bool(&d->ctx, j, path, "pinned", true, &v->pinned));
                 r = worst(r, get_time(d, j, path, "last_migrated", true, &v->last_migrated));
-                r = worst(r, get_name(d, j, path, "template", false, false, v->template));
         } else
                 r = worst(r, lf_json_get_double(&d->ctx, j, path, "cpu_cores", false, 0, MAX_CPUS,
                                                 &v->cpu_cores));

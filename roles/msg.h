@@ -101,7 +101,7 @@ typedef struct lf_msg_vm {
         double cpu_cores;      /* report: cores used over the last sample, -1 when unknown */
         bool pinned;           /* state only */
         int64_t last_migrated; /* state only; LF_TIME_NONE when never */
-        char template[LF_MSG_NAME_SIZE]; /* state only; "" when none */
+        char template[LF_MSG_NAME_SIZE]; /* what labforge made it from; "" when none */
 } lf_msg_vm;
 
 typedef struct lf_msg_host {

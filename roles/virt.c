@@ -671,12 +671,24 @@ int lf_virt_undefine(lf_virt *v, const char *vm, lf_diag *diag) {
         return 0;
 }
 
-/* Whether labforge made the domain (its metadata names the template): only those are reported
- * and managed; anything else on the host is the administrator's. */
-static bool domain_managed(virDomainPtr d) {
-        char *m = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, VIRT_METADATA_NS, 0);
-        free(m);
-        return m != NULL;
+/* Whether labforge made the domain (its metadata names the template, copied to tmpl): only
+ * those are reported and managed; anything else on the host is the administrator's. */
+static bool domain_managed(virDomainPtr d, char tmpl[static LF_VIRT_NAME_SIZE]) {
+        _cleanup_free_ char *m =
+                virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, VIRT_METADATA_NS, 0);
+        _cleanup_xml_doc_ xmlDoc *doc = NULL;
+        lf_diag ignored = {0};
+        const char *t;
+
+        *tmpl = '\0';
+        if (!m)
+                return false;
+        if (lf_xml_parse("metadata", m, strlen(m), &ignored, &doc) >= 0 &&
+            (t = lf_xml_attr(xmlDocGetRootElement(doc), "template")) &&
+            strlen(t) < LF_VIRT_NAME_SIZE)
+                strcpy(tmpl, t);
+        lf_diag_clear(&ignored);
+        return true;
 }
 
 static lf_vm_state vm_state_of(int state, int reason, bool job) {
@@ -725,7 +737,7 @@ static int domain_describe(lf_virt *v, virDomainPtr d, lf_diag *diag, lf_virt_do
                 return virt_fail(v, diag, name, "cannot read the VM's state");
         out.active = active;
         out.persistent = persistent;
-        out.managed = domain_managed(d);
+        out.managed = domain_managed(d, out.template);
         out.job = out.active && domain_has_job(d);
         out.state = vm_state_of(out.vir_state, out.vir_reason, out.job);
         out.vcpus = info.nrVirtCpu;
@@ -851,7 +863,8 @@ int lf_virt_sample_take(lf_virt *v, lf_diag *diag, lf_virt_sample *ret) {
                 if (!name || strlen(name) >= LF_VIRT_NAME_SIZE)
                         continue;
                 lf_virt_stats_parse(name, records[i]->params, records[i]->nparams, &s.vms[s.n]);
-                s.vms[s.n++].managed = domain_managed(records[i]->dom);
+                s.vms[s.n].managed = domain_managed(records[i]->dom, s.vms[s.n].template);
+                s.n++;
         }
         virDomainStatsRecordListFree(records);
         *ret = s;

@@ -101,6 +101,7 @@ typedef struct lf_virt_domain {
         bool active, persistent;
         bool job;     /* a libvirt job (migration) runs on it */
         bool managed; /* made by labforge (lf_virt_domain_xml's metadata) */
+        char template[LF_VIRT_NAME_SIZE]; /* the template it was made from, when managed */
         unsigned vcpus;
         uint64_t mem_kib;
 } lf_virt_domain;
@@ -116,6 +117,7 @@ typedef struct lf_virt_stats {
         lf_vm_state state;
         unsigned vcpus;
         bool managed; /* made by labforge; set by lf_virt_sample_take, not by the parser */
+        char template[LF_VIRT_NAME_SIZE]; /* likewise: the template it was made from */
         bool has_cpu_time, has_mem, has_rss;
         uint64_t cpu_time_ns; /* cpu.time: host CPU time the domain used since it started */
         uint64_t mem_kib;     /* balloon.current: memory the guest has */

@@ -17,8 +17,10 @@
 #include "virt.h"
 #include "vms.h"
 
-/* Seconds between attempts to reconcile a journal whose peers could not be asked. */
+/* Seconds between attempts to reconcile a journal whose peers could not be asked, and while
+ * libvirt still runs the migration job (it goes on without labforged). */
 #define VMS_RECONCILE_RETRY_S 30
+#define VMS_RECONCILE_JOB_RETRY_S 5
 /* Longest a reconciliation waits, in the daemon's loop, for a libvirt job to end. */
 #define VMS_RECONCILE_WAIT_MS 5000
 
@@ -35,6 +37,9 @@ typedef struct vms_job {
         char from[LF_VIRT_NAME_SIZE], to[LF_VIRT_NAME_SIZE];
         char *uri, *dest_uri, *journal;
         char migrate_uri[32], dest_listen[16];
+        bool copy_storage;
+        uint64_t command_id;            /* the leader's command, answered when the job ends */
+        char error[LF_MSG_TEXT_SIZE]; /* why it failed; empty when it succeeded */
 } vms_job;
 
 typedef struct vms {
@@ -90,6 +95,25 @@ static void log_diag(int level, const lf_diag *diag) {
                 lf_log_internal(level, 0, "%s", diag->msgs[i]);
 }
 
+/* Where this host's VM disks are: on the storage node's NFS store when the lab has one, else
+ * local overlays; libvirt's test driver runs no guest, so its VMs get none. */
+static lf_virt_disk_mode disk_mode(const vms *v) {
+        if (v->accel == LF_VIRT_TEST)
+                return LF_VIRT_DISK_NONE;
+        return lf_vms_storage_node(lf_daemon_manifest(v->d)) ? LF_VIRT_DISK_SHARED
+                                                             : LF_VIRT_DISK_OVERLAY;
+}
+
+/* After a migration with its disk copied, the source's overlay is stale: it goes. */
+static void overlay_drop(const char *vm) {
+        _cleanup_free_ char *path = NULL;
+
+        if (lf_virt_disk_path(vm, NULL, LF_VIRT_DISK_OVERLAY, &path) < 0)
+                return (void)log_oom();
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_warning("%s: cannot remove its old overlay %s: %m", vm, path);
+}
+
 /* Resolves the migrations the journal says were cut short, with the hosts they went to. Only
  * then: without the peer's view, a copy left paused by a migration must not be resumed. */
 static void try_reconcile(vms *v) {
@@ -140,15 +164,22 @@ static void try_reconcile(vms *v) {
         }
         r = lf_virt_reconcile(hosts, n_hosts, v->journal, NULL, NULL, VMS_RECONCILE_WAIT_MS, &diag,
                               &res, &n_res);
+        if (r == -EAGAIN)
+                v->next_reconcile = time(NULL) + VMS_RECONCILE_JOB_RETRY_S;
         if (r < 0) {
                 log_diag(LF_LOG_WARNING, &diag);
-                log_warning_errno(r, "Reconciliation incomplete, trying again in %d s: %m",
-                                  VMS_RECONCILE_RETRY_S);
+                log_warning_errno(r, "Reconciliation incomplete, trying again in %lld s: %m",
+                                  (long long)(v->next_reconcile - time(NULL)));
                 goto out;
         }
-        for (size_t i = 0; i < n_res; i++)
+        for (size_t i = 0; i < n_res; i++) {
                 log_info("Reconciled %s: %s; it runs on %s.", res[i].vm, res[i].why,
                          res[i].survivor[0] ? res[i].survivor : "no host");
+                /* It went, with its disk: the overlay left here is stale. */
+                if (disk_mode(v) == LF_VIRT_DISK_OVERLAY && res[i].survivor[0] &&
+                    !streq(res[i].survivor, hosts[0].name))
+                        overlay_drop(res[i].vm);
+        }
         free(res);
         v->reconciled = true;
 out:
@@ -192,7 +223,7 @@ static int vms_start(lf_daemon *d, void **ret_data) {
 
 static void *worker_main(void *p) {
         vms *v = p;
-        const vms_job *j = &v->job;
+        vms_job *j = &v->job;
         _cleanup_virt_ lf_virt *virt = NULL;
         lf_diag diag = {0};
         int r;
@@ -210,31 +241,44 @@ static void *worker_main(void *p) {
                         .dest_uri = j->dest_uri,
                         .migrate_uri = j->migrate_uri,
                         .dest_listen = j->dest_listen,
+                        .copy_storage = j->copy_storage,
                         .timeout_ms = LF_VMS_MIGRATE_TIMEOUT_S * 1000u,
                         .journal_dir = j->journal,
                 };
                 r = lf_virt_migrate(virt, j->vm, &o, &diag);
                 if (r >= 0)
                         log_info("%s migrated from %s to %s.", j->vm, j->from, j->to);
+                if (r >= 0 && j->copy_storage)
+                        overlay_drop(j->vm);
         }
+        if (r < 0)
+                snprintf(j->error, sizeof(j->error), "%s", diag.n ? diag.msgs[0] : strerror(-r));
         log_diag(LF_LOG_ERR, &diag);
         lf_diag_clear(&diag);
         atomic_store(&v->worker_done, true);
         return NULL;
 }
 
+static void job_clear(vms_job *j) {
+        free(j->uri);
+        free(j->dest_uri);
+        free(j->journal);
+        *j = (vms_job){0};
+}
+
+/* Joins the worker once its job is done (wait: when it is done), and answers the leader's
+ * command unless the daemon is stopping. */
 static void worker_reap(vms *v, bool wait) {
         if (!v->worker_running || (!wait && !atomic_load(&v->worker_done)))
                 return;
         pthread_join(v->worker, NULL);
         v->worker_running = false;
-        free(v->job.uri);
-        free(v->job.dest_uri);
-        free(v->job.journal);
-        memset(&v->job, 0, sizeof(v->job));
+        if (!wait)
+                lf_daemon_command_done(v->d, v->job.command_id, *v->job.error ? v->job.error : NULL);
+        job_clear(&v->job);
 }
 
-/* Hands the prepared v->job to the worker; 0 once under way. */
+/* Hands the prepared v->job to the worker: LF_COMMAND_PENDING once under way. */
 static int worker_spawn(vms *v, lf_diag *diag) {
         int r;
 
@@ -248,7 +292,7 @@ static int worker_spawn(vms *v, lf_diag *diag) {
                 return lf_diag_add(diag, NULL, 0, "%s: cannot start a worker thread: %s", v->job.vm,
                                    strerror(-r));
         v->worker_running = true;
-        return 0;
+        return LF_COMMAND_PENDING;
 }
 
 static int command_migrate(vms *v, const lf_msg_command *c, lf_diag *diag) {
@@ -273,6 +317,7 @@ static int command_migrate(vms *v, const lf_msg_command *c, lf_diag *diag) {
         snprintf(v->job.to, sizeof(v->job.to), "%s", peer->name);
         snprintf(v->job.migrate_uri, sizeof(v->job.migrate_uri), "tcp://%s", addr);
         snprintf(v->job.dest_listen, sizeof(v->job.dest_listen), "%s", addr);
+        v->job.copy_storage = disk_mode(v) == LF_VIRT_DISK_OVERLAY;
         r = lf_vms_peer_uri(v->uri, peer, &v->job.dest_uri);
         if (r == -EOPNOTSUPP)
                 return lf_diag_add(diag, NULL, 0, "%s: libvirt at %s cannot migrate", c->vm,
@@ -280,15 +325,6 @@ static int command_migrate(vms *v, const lf_msg_command *c, lf_diag *diag) {
         if (r < 0)
                 return r;
         return worker_spawn(v, diag);
-}
-
-/* Where this host's VM disks are: on the storage node's NFS store when the lab has one, else
- * local overlays; libvirt's test driver runs no guest, so its VMs get none. */
-static lf_virt_disk_mode disk_mode(const vms *v) {
-        if (v->accel == LF_VIRT_TEST)
-                return LF_VIRT_DISK_NONE;
-        return lf_vms_storage_node(lf_daemon_manifest(v->d)) ? LF_VIRT_DISK_SHARED
-                                                             : LF_VIRT_DISK_OVERLAY;
 }
 
 static const lf_template *find_template(const vms *v, const char *vm, const char *name,
@@ -343,11 +379,21 @@ static int command_disk(vms *v, const lf_msg_command *c, lf_diag *diag) {
         const lf_template *t = NULL;
         _cleanup_free_ char *path = NULL;
         lf_virt_disk_mode mode = disk_mode(v);
+        lf_virt_domain dom;
+        int r;
 
         if (mode == LF_VIRT_DISK_SHARED)
                 return -EOPNOTSUPP;
         if (mode == LF_VIRT_DISK_NONE)
                 return 0;
+        r = c->action == LF_ACTION_DISK_CREATE ? -ENOENT : lf_virt_get(v->virt, c->vm, diag, &dom);
+        if (r >= 0 && dom.active)
+                return lf_diag_add(diag, NULL, 0,
+                                   "%s runs on %s (or is migrating there): its disk stays as it is",
+                                   c->vm, lf_daemon_node(v->d)->name);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        lf_diag_clear(diag); /* not defined here: nothing uses the disk */
         if (c->action == LF_ACTION_DISK_DELETE) {
                 if (lf_virt_disk_path(c->vm, NULL, LF_VIRT_DISK_OVERLAY, &path) < 0)
                         return -ENOMEM;
@@ -484,6 +530,8 @@ static int vms_command(void *data, const lf_msg_command *c, lf_diag *diag) {
                 return lf_diag_add(diag, NULL, 0,
                                    "%s: %s is still busy with %s; try again when it is done", c->vm,
                                    lf_daemon_node(v->d)->name, v->job.vm);
+        job_clear(&v->job); /* what a refused command left */
+        v->job.command_id = c->id;
         if (c->action == LF_ACTION_MIGRATE)
                 return command_migrate(v, c, diag);
         r = lf_virt_get(v->virt, c->vm, diag, &dom);
@@ -515,6 +563,7 @@ static int vms_report(void *data, lf_msg *report) {
                 lf_msg_vm m = {.state = s->state, .vcpus = s->vcpus, .cpu_cores = -1};
                 lf_virt_domain dom;
                 snprintf(m.name, sizeof(m.name), "%s", s->name);
+                snprintf(m.template, sizeof(m.template), "%s", s->template);
                 m.mem_mb = s->has_mem ? (int64_t)(s->mem_kib / 1024) : 0;
                 /* Bulk statistics leave out what a driver does not track (the balloon of a
                  * stopped domain, the test driver's vcpus): its definition says. */

@@ -23,6 +23,7 @@ ADDR=(10.231.7.1 10.231.7.2)
 UUIDS=(6c0e4a52-7a1f-4c3e-9d2b-00000000000a 6c0e4a52-7a1f-4c3e-9d2b-00000000000b)
 HOLDER=()
 LIBVIRTD=()
+DAEMON=() # labforged of each host
 CREATED_DIRS=()
 SLOW_PID=
 
@@ -51,8 +52,8 @@ teardown() {
 	for pidfile in "$W"/[ab]/run/qemu/*.pid; do
 		[ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
 	done
-	for h in "${LIBVIRTD[@]}" "${HOLDER[@]}"; do kill "$h" 2>/dev/null; done
-	for h in "${LIBVIRTD[@]}" "${HOLDER[@]}"; do
+	for h in "${DAEMON[@]}" "${LIBVIRTD[@]}" "${HOLDER[@]}"; do kill "$h" 2>/dev/null; done
+	for h in "${DAEMON[@]}" "${LIBVIRTD[@]}" "${HOLDER[@]}"; do
 		for _ in $(seq 100); do kill -0 "$h" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$h" 2>/dev/null
 	done
@@ -61,6 +62,7 @@ teardown() {
 		ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$h" 2>/dev/null
 	done
+	[ -n "${labforge_dir:-}" ] && [ -z "${LF_TEST_KEEP_TMP:-}" ] && rm -rf "$labforge_dir"
 	for h in "${CREATED_DIRS[@]}"; do rmdir "$h" 2>/dev/null; done
 	# LF_TEST_KEEP_TMP=1 keeps logs and consoles for a look afterwards (as the unit tests do).
 	if [ -n "${LF_TEST_KEEP_TMP:-}" ]; then echo "virt-migrate: kept $W"; else rm -rf "$T_TMP"; fi
@@ -82,6 +84,10 @@ if [ ! -f "$images/vmlinuz" ] || [ ! -f "$images/initramfs.cpio.gz" ]; then
 		die "netboot kernel" "images/build-netboot.sh failed: $(tail -5 "$T_TMP/netboot.log")"
 fi
 store=$W/store # stands in for the NFS store: one directory both hosts see at the same path
+# /var/lib/labforge of each host (golden copy and VM overlays): local disks, as in a lab without
+# a storage node. Not under /tmp: cache=none disks need O_DIRECT, which a tmpfs /tmp refuses.
+labforge_dir=$(mktemp -d "$(realpath "$LF_BUILD")/virt-migrate.XXXXXX")
+mkdir -p "$labforge_dir"/{a,b}/{images,vms}
 mkdir -p "$store/$VM" "$W/initramfs/bin"
 cp "$images/vmlinuz" "$store/$VM/vmlinuz"
 gzip -dc "$images/initramfs.cpio.gz" |
@@ -107,7 +113,8 @@ mkdir -p "$W/initramfs/proc"
 # --- Two hosts --------------------------------------------------------------------------------
 # libvirtd's directories are compiled in; each host bind-mounts private ones over them. Mount
 # points missing on this machine are created (and removed again on exit).
-for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt \
+	/etc/corosync /var/lib/corosync /var/log/corosync /var/lib/labforge; do
 	if [ ! -d "$d" ]; then mkdir -p "$d" && CREATED_DIRS+=("$d"); fi
 done
 
@@ -158,9 +165,22 @@ EOF
 	echo "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false" >>"$d/passwd"
 	echo "libvirt-qemu:x:64055:" >>"$d/group"
 	{ cat /etc/hosts; echo "${ADDR[0]} ${NAMES[0]}"; echo "${ADDR[1]} ${NAMES[1]}"; } >"$d/hosts"
+	# A private /run, /dev/shm and corosync directories: each host runs its own corosync (with
+	# labforged, below), and two of them must not share a pid file or IPC files. /dev/kvm is
+	# hidden: libvirt then offers TCG only, so labforged's domains run as they would on a PC
+	# without VT-x (nested KVM on a build machine is not to be relied on).
+	mkdir -p "$d"/{corosync/etc,corosync/lib,corosync/log,state,conf}
 	ip netns exec "${NS[$i]}" unshare --mount --uts --propagation private -- bash -c "
 		set -e
 		hostname ${NAMES[$i]}
+		mount -t tmpfs lf-run /run
+		mkdir /run/libvirt
+		mount -t tmpfs lf-shm /dev/shm
+		if [ -e /dev/kvm ]; then touch $d/no-kvm; mount --bind $d/no-kvm /dev/kvm; fi
+		mount --bind $d/corosync/etc /etc/corosync
+		mount --bind $d/corosync/lib /var/lib/corosync
+		mount --bind $d/corosync/log /var/log/corosync
+		mount --bind $labforge_dir/$h /var/lib/labforge
 		mount --bind $d/etc /etc/libvirt
 		mount --bind $d/run /run/libvirt
 		mount --bind $d/lib /var/lib/libvirt
@@ -354,5 +374,163 @@ reconciled "libvirtd killed"
 # --- Shutdown of a guest that ignores ACPI ----------------------------------------------------
 expect "shutdown falls back to destroy, then undefine" 0 -- "$LIVE" live_shutdown
 verdict "nothing left on either host" "defined on: $(defined_on)" test "$(defined_on)" = none
+
+
+# --- labforged migrates: the leader evacuates a host in maintenance --------------------------
+# Both hosts now run labforged with real corosync (it writes corosync.conf and starts corosync
+# itself) and libvirt's qemu driver. The VM comes from a template: a blank golden image (a copy
+# on each host) under a local overlay that migrates with the VM, so it boots no further than
+# its firmware, which is enough to show where it runs.
+LABFORGED=$(realpath "$LF_BUILD/bin/labforged")
+head -c 256 /dev/urandom >"$W/authkey"
+truncate -s 16M "$labforge_dir/a/images/blank.raw"
+cp "$labforge_dir/a/images/blank.raw" "$labforge_dir/b/images/blank.raw"
+cat >"$W/lab.xml" <<LAB
+<lab name="lf-migrate">
+  <appliance interface="eth0" address="10.231.7.254/24"/>
+  <network><management subnet="10.231.7.0/24"/></network>
+  <node name="${NAMES[0]}" role="kvm" mac="52:54:00:31:70:01" address="${ADDR[0]}"/>
+  <node name="${NAMES[1]}" role="kvm" mac="52:54:00:31:70:02" address="${ADDR[1]}"/>
+  <policy>
+    <class-hours days="mon-sun" from="00:00" to="23:59"/>
+    <compute sample="2s" window="1m"/>
+    <boot stagger="1s" batch="1"/>
+  </policy>
+  <template name="blank" image="blank.raw" memory="64" vcpus="1"/>
+</lab>
+LAB
+for i in 0 1; do
+	h=$(host_letter "$i")
+	install -m 0400 "$W/authkey" "$W/$h/corosync/etc/authkey"
+	cat >"$W/$h/conf/node.conf" <<CONF
+# written by tests/integration/virt-migrate.sh
+node = ${NAMES[$i]}
+nodeid = $((i + 1))
+manifest = $W/lab.xml
+libvirt_uri = qemu:///system
+corosync_conf = /etc/corosync/corosync.conf
+authkey = /etc/corosync/authkey
+bind_address = ${ADDR[$i]}
+# Never this machine: nothing in this test is to be powered off.
+power_off_command = /bin/false
+CONF
+done
+
+start_labforged() { # INDEX
+	local i=$1 h
+	h=$(host_letter "$i")
+	nsenter -t "${HOLDER[$i]}" -n -m -u -- "$LABFORGED" --config "$W/$h/conf" \
+		--state-dir "$W/$h/state" >>"$W/$h/labforged.log" 2>&1 &
+	DAEMON[i]=$!
+	disown $!
+}
+lf() { local h=$1; shift; "$LABFORGE" "$@" --state-dir "$W/$h/state"; }
+# lf_wait NAME JQ-FILTER: passes once the filter holds for the status of both hosts.
+lf_wait() {
+	local name=$1 filter=$2 h ok
+	for _ in $(seq 240); do
+		ok=1
+		for h in a b; do
+			lf "$h" status --format json 2>/dev/null | jq -e "$filter" >/dev/null 2>&1 ||
+				{ ok=0; break; }
+		done
+		[ "$ok" = 1 ] && { pass "$name"; return 0; }
+		sleep 0.5
+	done
+	fail "$name" "kvm1: $(lf a status --format json 2>&1 | jq -c . 2>&1)" \
+		"kvm2: $(lf b status --format json 2>&1 | jq -c . 2>&1)" \
+		"$(tail -n 8 "$W/a/labforged.log")" "$(tail -n 8 "$W/b/labforged.log")"
+	return 1
+}
+vm_on() { echo "(.vms[] | select(.name == \"$VM\") | [.host, .state]) == [\"$1\", \"running\"]"; }
+host_is() { echo "(.hosts[] | select(.name == \"$1\") | .state) == \"$2\""; }
+
+t0=$SECONDS
+start_labforged 0
+start_labforged 1
+lf_wait "labforged on both hosts: quorate, kvm1 leads" \
+	".quorate == true and .leader == \"kvm1\" and $(host_is kvm1 up) and $(host_is kvm2 up)"
+say "cluster formed in $((SECONDS - t0)) s"
+
+VM=mig01
+expect "kvm2 into maintenance (so the VM goes to kvm1)" 0 -- lf b host maintenance kvm2 on
+lf_wait "kvm2 is in maintenance" "$(host_is kvm2 maintenance)"
+expect "vm start from the template" 0 -- lf b vm start blank --count 1 --prefix mig
+lf_wait "$VM runs on kvm1" "$(vm_on kvm1)"
+verdict "libvirt: active on kvm1 only" "active on: $(active_on)" test "$(active_on)" = a
+verdict "its overlay is in kvm1's /var/lib/labforge/vms" "$(ls -R "$labforge_dir")" \
+	test -f "$labforge_dir/a/vms/$VM.qcow2"
+
+expect "kvm2 out of maintenance" 0 -- lf a host maintenance kvm2 off
+lf_wait "kvm2 is up again" "$(host_is kvm2 up)"
+t0=$SECONDS
+expect "kvm1 into maintenance" 0 -- lf a host maintenance kvm1 on
+lf_wait "the leader evacuates $VM to kvm2 by live migration" "$(vm_on kvm2)"
+say "evacuation took $((SECONDS - t0)) s"
+verdict "libvirt: active and defined on kvm2 only" \
+	"active on: $(active_on), defined on: $(defined_on)" \
+	test "$(active_on) $(defined_on)" = "b b"
+verdict "kvm1's labforged migrated it (its log says so)" "$(tail -n 5 "$W/a/labforged.log")" \
+	grep -q "$VM migrated from kvm1 to kvm2" "$W/a/labforged.log"
+verdict "persistent on kvm2" "$(vsh b dominfo "$VM")" persistent b
+verdict "its overlay moved with it: on kvm2, gone from kvm1" "$(ls -R "$labforge_dir")" \
+	test -f "$labforge_dir/b/vms/$VM.qcow2" -a ! -e "$labforge_dir/a/vms/$VM.qcow2"
+
+# --- labforged killed mid-migration, then started again ---------------------------------------
+# Migration data (libvirt's ports 49152-49215) leaves kvm2 slowly, so the kill lands halfway;
+# corosync and libvirt's own connections keep their speed.
+dev=${NS[1]}
+ip netns exec "$dev" sh -c "
+	tc qdisc add dev $dev root handle 1: htb default 10 &&
+	tc class add dev $dev parent 1: classid 1:10 htb rate 10gbit quantum 60000 &&
+	tc class add dev $dev parent 1: classid 1:20 htb rate 256kbit ceil 256kbit quantum 1514 &&
+	tc filter add dev $dev parent 1: protocol ip u32 match ip dport 49152 0xffc0 flowid 1:20" ||
+	die "slow migration link" "tc cannot shape kvm2's migration traffic"
+expect "kvm1 out of maintenance" 0 -- lf a host maintenance kvm1 off
+lf_wait "kvm1 is up again" "$(host_is kvm1 up)"
+expect "kvm2 into maintenance" 0 -- lf a host maintenance kvm2 on
+SENT=
+for _ in $(seq 600); do
+	SENT=$(vsh b domjobinfo "$VM" 2>/dev/null | awk '/^Memory processed:/ { print $3, $4 }')
+	[ -n "$SENT" ] && [ "${SENT%% *}" != 0.000 ] && break
+	SENT=
+	sleep 0.1
+done
+kill -9 "${DAEMON[1]}"
+verdict "kvm2's labforged killed during its migration ($SENT sent)" \
+	"$(vsh b domjobinfo "$VM" 2>&1; tail -n 5 "$W/b/labforged.log")" test -n "$SENT"
+verdict "its migration journal has the entry" "$(ls -l "$W/b/state/migrations" 2>&1)" \
+	test -f "$W/b/state/migrations/$VM.json"
+t0=$SECONDS
+start_labforged 1
+# Settled: no migration job on either host, and the VM active and defined on one host.
+no_job() { ! vsh "$1" domjobinfo "$VM" 2>/dev/null | grep -q '^Job type: *\(Bounded\|Unbounded\)'; }
+settled() {
+	no_job a && no_job b || return 1
+	case $(active_on) in a | b) ;; *) return 1 ;; esac
+	test "$(defined_on)" = "$(active_on)"
+}
+for _ in $(seq 360); do settled && break; sleep 0.5; done
+on=$(active_on)
+say "settled $((SECONDS - t0)) s after the restart: active on $on, defined on $(defined_on)"
+case $on in
+a | b) pass "after the restart: active on exactly one host (${NAMES[$(index_of "$on")]})" ;;
+*) fail "after the restart: active on exactly one host" "active on: $on" ;;
+esac
+verdict "after the restart: defined only where it runs" "defined on: $(defined_on)" \
+	test "$(defined_on)" = "$on"
+# libvirt finishes (or fails) the migration without labforged; the daemon reconciles once the
+# job is over.
+for _ in $(seq 60); do grep -q "Reconciled $VM" "$W/b/labforged.log" && break; sleep 0.5; done
+verdict "kvm2's labforged reconciled the cut-short migration" "$(tail -n 8 "$W/b/labforged.log")" \
+	grep -q "Reconciled $VM" "$W/b/labforged.log"
+verdict "its overlay is where it runs" "$(ls -R "$labforge_dir")" \
+	test -f "$labforge_dir/$on/vms/$VM.qcow2"
+verdict "the journal entry is gone" "$(ls -l "$W/b/state/migrations" 2>&1)" \
+	test ! -e "$W/b/state/migrations/$VM.json"
+case $on in
+a) lf_wait "the cluster shows $VM running on kvm1" "$(vm_on kvm1)" ;;
+b) lf_wait "the cluster shows $VM running on kvm2" "$(vm_on kvm2)" ;;
+esac
 
 finish

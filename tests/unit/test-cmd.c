@@ -75,12 +75,14 @@ TEST(timeout_kills) {
         lf_cmd_result_clear(&res);
 }
 
-TEST(missing_program_exits_127) {
+TEST(missing_program_exits_127_and_says_why) {
         _cleanup_cmd_ lf_cmd *c = lf_cmd_new("/nonexistent/labforge-nothing");
         lf_cmd_result res = {};
 
         ASSERT_EQ(lf_cmd_run(c, &res), 0);
         ASSERT_EQ(res.exit_status, 127);
+        ASSERT_STREQ(res.err,
+                     "/nonexistent/labforge-nothing: cannot run: No such file or directory\n");
         lf_cmd_result_clear(&res);
 }
 

@@ -103,7 +103,7 @@ TEST(report_wire_format_and_round_trip) {
         _cleanup_msg_ lf_msg *m = sample(LF_MSG_REPORT), *back = NULL;
         _cleanup_free_ char *text = NULL;
         lf_msg_vm a = {.name = "pc01", .state = LF_VM_RUNNING, .vcpus = 2, .mem_mb = 2048,
-                       .cpu_cores = 0.4567},
+                       .cpu_cores = 0.4567, .template = "win-lab"},
                   b = {.name = "pc02", .state = LF_VM_PAUSED, .vcpus = 1, .mem_mb = 1024,
                        .cpu_cores = -1};
 
@@ -127,6 +127,9 @@ TEST(report_wire_format_and_round_trip) {
         ASSERT_TRUE(back->report.vms[0].cpu_cores == 0.457); /* three decimals on the wire */
         ASSERT_TRUE(back->report.vms[1].cpu_cores == -1);    /* unknown stays unknown */
         ASSERT_EQ(back->report.vms[1].state, LF_VM_PAUSED);
+        /* The template travels with the VM, so the leader keeps it across a migration. */
+        ASSERT_STREQ(back->report.vms[0].template, "win-lab");
+        ASSERT_STREQ(back->report.vms[1].template, "");
 }
 
 TEST(first_report_has_no_cpu_util) {

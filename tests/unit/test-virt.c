@@ -222,6 +222,7 @@ TEST(life_cycle) {
         ASSERT_STREQ(d.name, "pc01");
         ASSERT_EQ(d.state, LF_VM_STOPPED);
         ASSERT_TRUE(d.persistent && !d.active && d.managed);
+        ASSERT_STREQ(d.template, "tiny"); /* read back from the domain's metadata */
         ASSERT_EQ(d.vcpus, 1);
         ASSERT_EQ(d.mem_kib, 128 * 1024);
 
@@ -294,7 +295,7 @@ TEST(errors) {
         _cleanup_virt_ lf_virt *shared = NULL;
         ASSERT_EQ(lf_virt_open("test:///default", &diag, &shared), 0);
         ASSERT_EQ(lf_virt_get(shared, "test", &diag, &d), 0);
-        ASSERT_TRUE(d.active && !d.managed);
+        ASSERT_TRUE(d.active && !d.managed && !*d.template);
 
         ASSERT_EQ(lf_virt_open("bogus:///nothing", &diag, &none), -EIO);
         ASSERT_TRUE(none == NULL);
@@ -317,6 +318,7 @@ TEST(stats_test_driver) {
         ASSERT_EQ(a.n, 2);
         for (size_t i = 0; i < a.n; i++) {
                 ASSERT_TRUE(a.vms[i].managed);
+                ASSERT_STREQ(a.vms[i].template, "tiny");
                 if (streq(a.vms[i].name, "pc01"))
                         ASSERT_EQ(a.vms[i].state, LF_VM_RUNNING);
                 else
