@@ -237,10 +237,12 @@ static int record_vms(lf_cluster *c, const lf_msg *msg, bool placement, int64_t 
                 _cleanup_free_ char *list = lf_json_to_string(names);
                 if (!list)
                         return -ENOMEM;
-                /* A VM sent to the host but not started yet is not missing. */
+                /* A VM sent to the host but not started yet is not missing, nor is one that
+                 * was migrating: it is on the destination, whose report says so (keeping
+                 * its row keeps its template and last_migrated). */
                 r = RUN(c,
-                        "DELETE FROM vms WHERE host = ? AND state != 'starting' AND name NOT IN "
-                        "(SELECT value FROM json_each(?))",
+                        "DELETE FROM vms WHERE host = ? AND state NOT IN ('starting', "
+                        "'migrating') AND name NOT IN (SELECT value FROM json_each(?))",
                         "ss", msg->node, list);
         }
         return r;
@@ -462,6 +464,10 @@ int lf_cluster_release_vms(lf_cluster *c, const char *host) {
                     "AND state != 'stopped'",
                     "s", host);
         return r < 0 ? r : sqlite3_changes(c->db);
+}
+
+int lf_cluster_vm_migrated(lf_cluster *c, const char *vm, int64_t now) {
+        return RUN(c, "UPDATE vms SET last_migrated = ? WHERE name = ?", "is", now, vm);
 }
 
 int lf_cluster_vm_remove(lf_cluster *c, const char *vm) {

@@ -78,6 +78,8 @@ int lf_cluster_host_set_state(lf_cluster *c, const char *host, lf_host_state sta
 /* The VMs of a host known to be off wait to be placed elsewhere (stopped ones stay where
  * they were defined); returns how many. */
 int lf_cluster_release_vms(lf_cluster *c, const char *host);
+/* A migration of vm finished at now (the scheduler holds it there for a while). */
+int lf_cluster_vm_migrated(lf_cluster *c, const char *vm, int64_t now);
 /* Forgets a VM (deleted, or a pending one that is no longer wanted). */
 int lf_cluster_vm_remove(lf_cluster *c, const char *vm);
 

@@ -169,6 +169,8 @@ static void chain_step_done(lf_leader *l, chain *c) {
         log_info("The %s of %s is done.", chain_names[c->kind], c->key);
         if (c->kind == CHAIN_DELETE)
                 lf_cluster_vm_remove(cl, c->key);
+        if (c->kind == CHAIN_MIGRATE)
+                lf_cluster_vm_migrated(cl, c->key, l->now);
         if (c->kind == CHAIN_POWER_OFF)
                 power_wait_add(l, c->key, false);
         drop_chain(l, c);

@@ -124,6 +124,35 @@ TEST(reports_place_vms_and_refuse_strangers) {
         ASSERT_CONTAINS(b, "\"name\": \"pc02\",\n      \"host\": \"kvm2\"");
 }
 
+TEST(a_migrating_vm_keeps_its_row_until_the_destination_reports_it) {
+        _cleanup_manifest_ lf_manifest *m = room();
+        _cleanup_cluster_ lf_cluster *c = open_db(m, lf_test_tmpdir());
+        _cleanup_msg_ lf_msg *src = report("kvm1", 8, 32000, -1, false, NULL);
+        const char *pc05[] = {"pc05:-1", NULL};
+        lf_msg_vm v = {.name = "pc05", .state = LF_VM_MIGRATING, .vcpus = 2, .mem_mb = 2048,
+                       .cpu_cores = -1, .template = "win-lab"};
+
+        ASSERT_EQ(lf_msg_add_vm(src, &v), 0);
+        ASSERT_EQ(lf_cluster_report(c, src, true, T0), 0);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc05", &v), 0);
+        ASSERT_STREQ(v.template, "win-lab"); /* the template came with the report */
+        ASSERT_EQ(v.last_migrated, LF_TIME_NONE);
+        /* Done: the source no longer lists it before the destination has reported it. */
+        send_report(c, "kvm1", 8, 32000, -1, NULL, T0 + 5);
+        ASSERT_EQ(lf_cluster_vm_migrated(c, "pc05", T0 + 5), 0);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc05", &v), 0);
+        ASSERT_STREQ(v.host, "kvm1");
+        send_report(c, "kvm2", 4, 16000, -1, pc05, T0 + 6);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc05", &v), 0);
+        ASSERT_STREQ(v.host, "kvm2");
+        ASSERT_EQ(v.state, LF_VM_RUNNING);
+        ASSERT_STREQ(v.template, "win-lab");
+        ASSERT_EQ(v.last_migrated, T0 + 5);
+        /* A running VM its host no longer lists is gone. */
+        send_report(c, "kvm2", 4, 16000, -1, NULL, T0 + 7);
+        ASSERT_EQ(lf_cluster_vm_get(c, "pc05", &v), -ENOENT);
+}
+
 TEST(membership_decides_host_states) {
         _cleanup_manifest_ lf_manifest *m = room();
         _cleanup_cluster_ lf_cluster *c = open_db(m, lf_test_tmpdir());
