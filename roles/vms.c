@@ -38,7 +38,7 @@ typedef struct vms_job {
         char *uri, *dest_uri, *journal;
         char migrate_uri[32], dest_listen[16];
         bool copy_storage;
-        uint64_t command_id;            /* the leader's command, answered when the job ends */
+        uint64_t command_id;          /* the leader's command, answered when the job ends */
         char error[LF_MSG_TEXT_SIZE]; /* why it failed; empty when it succeeded */
 } vms_job;
 
@@ -104,14 +104,16 @@ static lf_virt_disk_mode disk_mode(const vms *v) {
                                                              : LF_VIRT_DISK_OVERLAY;
 }
 
-/* After a migration with its disk copied, the source's overlay is stale: it goes. */
-static void overlay_drop(const char *vm) {
+/* Removes a VM's local overlay (deleted, or stale here after a migration copied it away). */
+static int overlay_remove(const char *vm, lf_diag *diag) {
         _cleanup_free_ char *path = NULL;
 
         if (lf_virt_disk_path(vm, NULL, LF_VIRT_DISK_OVERLAY, &path) < 0)
-                return (void)log_oom();
+                return -ENOMEM;
         if (unlink(path) < 0 && errno != ENOENT)
-                log_warning("%s: cannot remove its old overlay %s: %m", vm, path);
+                return lf_diag_add(diag, NULL, 0, "%s: cannot remove %s: %s", vm, path,
+                                   strerror(errno));
+        return 0;
 }
 
 /* Resolves the migrations the journal says were cut short, with the hosts they went to. Only
@@ -177,8 +179,9 @@ static void try_reconcile(vms *v) {
                          res[i].survivor[0] ? res[i].survivor : "no host");
                 /* It went, with its disk: the overlay left here is stale. */
                 if (disk_mode(v) == LF_VIRT_DISK_OVERLAY && res[i].survivor[0] &&
-                    !streq(res[i].survivor, hosts[0].name))
-                        overlay_drop(res[i].vm);
+                    !streq(res[i].survivor, hosts[0].name) && overlay_remove(res[i].vm, &diag) < 0)
+                        log_diag(LF_LOG_WARNING, &diag);
+                lf_diag_clear(&diag);
         }
         free(res);
         v->reconciled = true;
@@ -248,8 +251,8 @@ static void *worker_main(void *p) {
                 r = lf_virt_migrate(virt, j->vm, &o, &diag);
                 if (r >= 0)
                         log_info("%s migrated from %s to %s.", j->vm, j->from, j->to);
-                if (r >= 0 && j->copy_storage)
-                        overlay_drop(j->vm);
+                if (r >= 0 && j->copy_storage)              /* the overlay here is stale now */
+                        (void)overlay_remove(j->vm, &diag); /* logged below */
         }
         if (r < 0)
                 snprintf(j->error, sizeof(j->error), "%s", diag.n ? diag.msgs[0] : strerror(-r));
@@ -274,7 +277,8 @@ static void worker_reap(vms *v, bool wait) {
         pthread_join(v->worker, NULL);
         v->worker_running = false;
         if (!wait)
-                lf_daemon_command_done(v->d, v->job.command_id, *v->job.error ? v->job.error : NULL);
+                lf_daemon_command_done(v->d, v->job.command_id,
+                                       *v->job.error ? v->job.error : NULL);
         job_clear(&v->job);
 }
 
@@ -377,7 +381,6 @@ static int overlay_make(const char *vm, const lf_template *t, bool fresh, lf_dia
  * storage node keeps VM disks there). */
 static int command_disk(vms *v, const lf_msg_command *c, lf_diag *diag) {
         const lf_template *t = NULL;
-        _cleanup_free_ char *path = NULL;
         lf_virt_disk_mode mode = disk_mode(v);
         lf_virt_domain dom;
         int r;
@@ -394,14 +397,8 @@ static int command_disk(vms *v, const lf_msg_command *c, lf_diag *diag) {
         if (r < 0 && r != -ENOENT)
                 return r;
         lf_diag_clear(diag); /* not defined here: nothing uses the disk */
-        if (c->action == LF_ACTION_DISK_DELETE) {
-                if (lf_virt_disk_path(c->vm, NULL, LF_VIRT_DISK_OVERLAY, &path) < 0)
-                        return -ENOMEM;
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return lf_diag_add(diag, NULL, 0, "%s: cannot remove %s: %s", c->vm, path,
-                                           strerror(errno));
-                return 0;
-        }
+        if (c->action == LF_ACTION_DISK_DELETE)
+                return overlay_remove(c->vm, diag);
         if (!(t = find_template(v, c->vm, c->template, diag)))
                 return -EINVAL;
         return overlay_make(c->vm, t, c->action == LF_ACTION_DISK_RESET, diag);
